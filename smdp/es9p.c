@@ -1,0 +1,578 @@
+/* es9p.c - ES9+ (LPA/IPA -> SM-DP+) functions of SGP.22 5.6 on decoded C
+ * structs: session handling, signature and certificate checks, profile
+ * selection, BPP binding. No HTTP, JSON or DER here. */
+#include "smdp.h"
+
+#include <string.h>
+#include <strings.h>
+
+static const uint8_t sig_hdr[3] = { 0x5F, 0x37, 0x40 };  /* [APPLICATION 55] 64 bytes */
+
+static void history(struct smdp *d, const struct session *s, const char *event,
+		    const char *detail)
+{
+	struct history_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.time = (int64_t)time(NULL);
+	memcpy(e.txid, s->txid, s->txid_len);
+	e.txid_len = s->txid_len;
+	snprintf(e.eid, sizeof(e.eid), "%s", s->eid);
+	snprintf(e.profile_id, sizeof(e.profile_id), "%s", s->profile_id);
+	snprintf(e.event, sizeof(e.event), "%s", event);
+	snprintf(e.detail, sizeof(e.detail), "%s", detail ? detail : "");
+	if (store_history_add(d->store, &e))
+		log_warn("could not record history event %s", event);
+}
+
+static void txid_text(const struct session *s, char out[33])
+{
+	hex_encode(s->txid, s->txid_len, out, 33);
+}
+
+/* End a session after a failed check: SGP.22 5.6 terminates the RSP session
+ * on every error; the row stays for the history and late notifications. */
+static void close_failed(struct smdp *d, struct session *s, const char *fn, enum rsp_status st)
+{
+	const struct rsp_status_info *i = rsp_status_info(st);
+	char detail[96], tx[33];
+
+	s->state = SESSION_CLOSED;
+	s->close_reason = CLOSE_ERROR;
+	if (store_session_update(d->store, s))
+		log_warn("could not close session");
+	snprintf(detail, sizeof(detail), "%s %s/%s", fn, i->subject, i->reason);
+	history(d, s, "failed", detail);
+	txid_text(s, tx);
+	log_info("session %s: %s failed %s/%s (%s)", tx, fn, i->subject, i->reason, i->message);
+}
+
+/* Load an open session in one of the allowed states; anything else is an
+ * unknown transaction (8.10.1/3.9). 1 ok, 0 refused (st set), -1 error. */
+static enum rsp_status load_session(struct smdp *d, const uint8_t *txid, size_t txid_len,
+				    unsigned allowed_states, struct session *s)
+{
+	int r = store_session_get(d->store, txid, txid_len, s);
+
+	if (r < 0)
+		return RSP_ERR_INTERNAL;
+	if (r == 0)
+		return RSP_ERR_TRANSACTION_UNKNOWN;
+	if (!(allowed_states & (1u << s->state)))
+		return RSP_ERR_TRANSACTION_UNKNOWN;
+	if ((int64_t)time(NULL) > s->expires) {
+		s->state = SESSION_CLOSED;
+		s->close_reason = CLOSE_EXPIRED;
+		store_session_update(d->store, s);
+		return RSP_ERR_TRANSACTION_UNKNOWN;
+	}
+	return RSP_OK;
+}
+
+/* smdpAddress check (5.6.1): the configured FQDN, case-insensitive; a
+ * ":port" suffix is accepted when it names the port the call came in on,
+ * unless the configured address carries its own port. */
+static int address_ok(const struct smdp *d, const char *addr, int port)
+{
+	const char *fqdn = d->cfg->fqdn;
+	size_t fl = strlen(fqdn);
+	char p[16];
+
+	if (!strcasecmp(addr, fqdn))
+		return 1;
+	if (strchr(fqdn, ':') || strncasecmp(addr, fqdn, fl) || addr[fl] != ':')
+		return 0;
+	snprintf(p, sizeof(p), "%d", port);
+	return !strcmp(addr + fl + 1, p);
+}
+
+static int svn_supported(const uint8_t svn[3])
+{
+	return svn[0] == 2 && svn[1] >= 1 && svn[1] <= 5;  /* SGP.22 v2.1 .. v2.5 */
+}
+
+enum rsp_status es9p_initiate_authentication(struct smdp *d, const struct es9_ia_req *rq,
+					     struct es9_ia_resp *rs)
+{
+	const struct pki_set *set = NULL;
+	struct session s;
+	enum rsp_status st;
+	char tx[33];
+
+	memset(&s, 0, sizeof(s));
+	memset(rs, 0, sizeof(*rs));
+	if (!address_ok(d, rq->smdp_address, rq->port)) {
+		log_info("initiateAuthentication: smdpAddress '%s' is not '%s'", rq->smdp_address,
+			 d->cfg->fqdn);
+		st = RSP_ERR_INVALID_DP_ADDRESS;
+		goto out;
+	}
+	if (!svn_supported(rq->info1.svn)) {
+		log_info("initiateAuthentication: eUICC SVN %u.%u.%u unsupported", rq->info1.svn[0],
+			 rq->info1.svn[1], rq->info1.svn[2]);
+		st = RSP_ERR_EUICC_VERSION;
+		goto out;
+	}
+	st = pki_select(&d->pki, &rq->info1, &set);
+	if (st)
+		goto out;
+
+	st = RSP_ERR_INTERNAL;
+	s.txid_len = SMDP_TXID_LEN;
+	if (crypto_random(s.txid, s.txid_len) ||
+	    crypto_random(s.server_challenge, SMDP_CHAL_LEN))
+		goto out;
+	s.state = SESSION_AUTH_STARTED;
+	s.created = (int64_t)time(NULL);
+	s.expires = s.created + d->cfg->session_timeout;
+	snprintf(s.ci_name, sizeof(s.ci_name), "%s", set->name);
+	memcpy(s.euicc_challenge, rq->euicc_challenge, SMDP_CHAL_LEN);
+	memcpy(s.svn, rq->info1.svn, 3);
+
+	/* serverSigned1 signed with SK.DPauth (5.6.1, 4.1 ServerSigned1) */
+	if (der_encode_server_signed1(s.txid, s.txid_len, rq->euicc_challenge, rq->smdp_address,
+				      s.server_challenge, &rs->server_signed1) ||
+	    crypto_sign(set->dpauth_key, rs->server_signed1.p, rs->server_signed1.len,
+			rs->server_signature1))
+		goto out;
+	if (store_session_insert(d->store, &s))
+		goto out;
+	memcpy(rs->txid, s.txid, s.txid_len);
+	rs->txid_len = s.txid_len;
+	rs->ci = set->ci_id;
+	rs->server_cert = crypto_cert_der(set->dpauth, &rs->server_cert_len);
+	history(d, &s, "initiated", set->name);
+	txid_text(&s, tx);
+	log_info("session %s: initiateAuthentication ok, CI %s", tx, set->name);
+	st = RSP_OK;
+out:
+	if (st)
+		es9_ia_resp_free(rs);
+	session_free(&s);
+	return st;
+}
+
+/* Profile for this eUICC (5.6.3 step: matchingId / default SM-DP+ case).
+ * Until download orders exist, a matchingId names a profile file. */
+static enum rsp_status select_profile(struct smdp *d, const struct ctx_params1 *ctx,
+				      const struct profile **out)
+{
+	if (ctx->has_matching_id && ctx->matching_id[0]) {
+		*out = saip_find(&d->profiles, ctx->matching_id);
+		if (!*out) {
+			log_info("matchingId '%s' names no profile", ctx->matching_id);
+			return RSP_ERR_MATCHING_ID_REFUSED;
+		}
+		return RSP_OK;
+	}
+	/* absent or empty matchingId: default SM-DP+ case (SGP.22 3.1.1.3) */
+	*out = d->cfg->default_profile[0] ? saip_find(&d->profiles, d->cfg->default_profile) : NULL;
+	if (!*out) {
+		log_info("default SM-DP+ case but no default profile configured");
+		return RSP_ERR_EID_MISMATCH;
+	}
+	return RSP_OK;
+}
+
+enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req *rq,
+					 struct es9_ac_resp *rs)
+{
+	const struct auth_server_resp *a = &rq->asr;
+	const struct euicc_signed1 *s1 = &a->signed1;
+	const struct pki_set *set;
+	const struct profile *prof = NULL;
+	crypto_key *pub = NULL;
+	struct session s;
+	struct binding b;
+	struct buf tbs = { 0 };
+	enum rsp_status st;
+	int r, have_binding = 0;
+	char tx[33];
+
+	memset(&s, 0, sizeof(s));
+	memset(&b, 0, sizeof(b));
+	memset(rs, 0, sizeof(*rs));
+	st = load_session(d, rq->txid, rq->txid_len, 1u << SESSION_AUTH_STARTED, &s);
+	if (st) {
+		session_free(&s);
+		return st;
+	}
+	set = pki_find(&d->pki, s.ci_name);
+	if (!set) {
+		st = RSP_ERR_INTERNAL;
+		goto fail;
+	}
+	if (a->is_error) {
+		log_info("eUICC answered AuthenticateServer with error %ld", a->error_code);
+		st = RSP_ERR_EUICC_AUTH_ERROR;
+		goto fail;
+	}
+	if (s1->txid_len != s.txid_len || memcmp(s1->txid, s.txid, s.txid_len)) {
+		st = RSP_ERR_TRANSACTION_UNKNOWN;
+		goto fail;
+	}
+	/* certificates, then euiccSignature1, then the challenge (5.6.3) */
+	st = pki_verify_euicc(set, &a->eum_cert, &a->euicc_cert, time(NULL), s.eid, &pub);
+	if (st)
+		goto fail;
+	r = crypto_verify(pub, a->signed1_raw.p, a->signed1_raw.len, a->signature1, SMDP_SIG_LEN);
+	if (r != 1) {
+		log_info("euiccSignature1 does not verify");
+		st = RSP_ERR_EUICC_SIGNATURE;
+		goto fail;
+	}
+	if (mem_neq(s1->server_challenge, s.server_challenge, SMDP_CHAL_LEN)) {
+		log_info("serverChallenge in euiccSigned1 differs from the one sent");
+		st = RSP_ERR_EUICC_SIGNATURE;
+		goto fail;
+	}
+	if (s1->ctx.has_matching_id)
+		snprintf(s.matching_id, sizeof(s.matching_id), "%s", s1->ctx.matching_id);
+	st = select_profile(d, &s1->ctx, &prof);
+	if (st)
+		goto fail;
+	snprintf(s.profile_id, sizeof(s.profile_id), "%s", prof->id);
+
+	st = RSP_ERR_INTERNAL;
+	if (der_encode_store_metadata(&prof->meta, &s.profile_metadata))
+		goto fail;
+	r = store_binding_get(d->store, s.eid, prof->id, &b);
+	if (r < 0)
+		goto fail;
+	have_binding = r;
+	s.has_bound_otpk = have_binding;
+	if (have_binding)
+		memcpy(s.bound_otpk, b.euicc_otpk, SMDP_POINT_LEN);
+	s.cc_required = 0;
+	/* smdpSignature2 covers smdpSigned2 || euiccSignature1 TLV (5.6.3) */
+	if (der_encode_smdp_signed2(s.txid, s.txid_len, s.cc_required,
+				    have_binding ? s.bound_otpk : NULL,
+				    have_binding ? SMDP_POINT_LEN : 0, &s.smdp_signed2) ||
+	    buf_set(&tbs, s.smdp_signed2.p, s.smdp_signed2.len) ||
+	    buf_append(&tbs, sig_hdr, sizeof(sig_hdr)) ||
+	    buf_append(&tbs, a->signature1, SMDP_SIG_LEN) ||
+	    crypto_sign(set->dppb_key, tbs.p, tbs.len, s.smdp_signature2))
+		goto fail;
+	memcpy(s.euicc_signature1, a->signature1, SMDP_SIG_LEN);
+	if (buf_set(&s.euicc_cert, a->euicc_cert.p, a->euicc_cert.len) ||
+	    buf_set(&s.eum_cert, a->eum_cert.p, a->eum_cert.len))
+		goto fail;
+	s.state = SESSION_CLIENT_AUTHED;
+	s.expires = (int64_t)time(NULL) + d->cfg->session_timeout;
+	if (store_session_update(d->store, &s))
+		goto fail;
+
+	memcpy(rs->txid, s.txid, s.txid_len);
+	rs->txid_len = s.txid_len;
+	if (buf_set(&rs->profile_metadata, s.profile_metadata.p, s.profile_metadata.len) ||
+	    buf_set(&rs->smdp_signed2, s.smdp_signed2.p, s.smdp_signed2.len))
+		goto fail;
+	memcpy(rs->smdp_signature2, s.smdp_signature2, SMDP_SIG_LEN);
+	rs->smdp_cert = crypto_cert_der(set->dppb, &rs->smdp_cert_len);
+	history(d, &s, "authenticated", prof->id);
+	txid_text(&s, tx);
+	log_info("session %s: authenticateClient ok, EID %s, profile %s%s", tx, s.eid, prof->id,
+		 have_binding ? " (earlier binding offered)" : "");
+	st = RSP_OK;
+	goto out;
+fail:
+	close_failed(d, &s, "authenticateClient", st);
+	es9_ac_resp_free(rs);
+out:
+	crypto_key_free(pub);
+	binding_free(&b);
+	buf_free(&tbs);
+	session_free(&s);
+	return st;
+}
+
+static crypto_key *session_euicc_key(const struct session *s)
+{
+	crypto_cert *c = crypto_cert_from_der(s->euicc_cert.p, s->euicc_cert.len);
+	crypto_key *k = c ? crypto_cert_pubkey(c) : NULL;
+
+	crypto_cert_free(c);
+	return k;
+}
+
+enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
+			     struct es9_gbpp_resp *rs)
+{
+	const struct prepare_download_resp *p = &rq->pdr;
+	const struct pki_set *set;
+	const struct profile *prof;
+	crypto_key *pub = NULL;
+	struct session s;
+	struct binding old, fresh;
+	struct buf tbs = { 0 };
+	struct bpp_request br;
+	enum rsp_status st;
+	int have_old = 0;
+	char tx[33];
+
+	memset(&s, 0, sizeof(s));
+	memset(&old, 0, sizeof(old));
+	memset(&fresh, 0, sizeof(fresh));
+	memset(rs, 0, sizeof(*rs));
+	st = load_session(d, rq->txid, rq->txid_len,
+			  1u << SESSION_CLIENT_AUTHED | 1u << SESSION_BPP_SENT, &s);
+	if (st) {
+		session_free(&s);
+		return st;
+	}
+	set = pki_find(&d->pki, s.ci_name);
+	prof = saip_find(&d->profiles, s.profile_id);
+	if (!set || !prof) {
+		st = RSP_ERR_INTERNAL;
+		goto fail;
+	}
+	if (p->is_error) {
+		log_info("eUICC answered PrepareDownload with error %ld", p->error_code);
+		st = RSP_ERR_EUICC_DOWNLOAD_ERROR;
+		goto fail;
+	}
+	if (p->txid_len != s.txid_len || memcmp(p->txid, s.txid, s.txid_len)) {
+		st = RSP_ERR_TRANSACTION_UNKNOWN;
+		goto fail;
+	}
+	/* euiccSignature2 covers euiccSigned2 || smdpSignature2 TLV (5.6.2) */
+	pub = session_euicc_key(&s);
+	st = RSP_ERR_INTERNAL;
+	if (!pub || buf_set(&tbs, p->signed2_raw.p, p->signed2_raw.len) ||
+	    buf_append(&tbs, sig_hdr, sizeof(sig_hdr)) ||
+	    buf_append(&tbs, s.smdp_signature2, SMDP_SIG_LEN))
+		goto fail;
+	if (crypto_verify(pub, tbs.p, tbs.len, p->signature2, SMDP_SIG_LEN) != 1) {
+		log_info("euiccSignature2 does not verify");
+		st = RSP_ERR_EUICC_SIGNATURE;
+		goto fail;
+	}
+	if (p->euicc_otpk_len != SMDP_POINT_LEN) {
+		st = RSP_ERR_INVALID_REQUEST;
+		goto fail;
+	}
+	have_old = store_binding_get(d->store, s.eid, prof->id, &old);
+	if (have_old < 0)
+		goto fail;
+
+	memset(&br, 0, sizeof(br));
+	br.set = set;
+	br.profile = prof;
+	br.eid = s.eid;
+	br.txid = s.txid;
+	br.txid_len = s.txid_len;
+	br.euicc_otpk = p->euicc_otpk;
+	br.host_id = d->cfg->host_id;
+	br.host_id_len = d->cfg->host_id_len;
+	br.metadata = &s.profile_metadata;
+	br.ppk = d->cfg->ppk;
+	st = bpp_build(&br, have_old ? &old : NULL, &rs->bpp, &fresh);
+	if (st)
+		goto fail;
+	st = RSP_ERR_INTERNAL;
+	if (store_binding_put(d->store, &fresh))
+		goto fail;
+	s.state = SESSION_BPP_SENT;
+	if (store_session_update(d->store, &s))
+		goto fail;
+	memcpy(rs->txid, s.txid, s.txid_len);
+	rs->txid_len = s.txid_len;
+	history(d, &s, "bpp-sent", have_old && !memcmp(old.euicc_otpk, p->euicc_otpk,
+						       SMDP_POINT_LEN) ? "reused binding" : "new binding");
+	txid_text(&s, tx);
+	log_info("session %s: getBoundProfilePackage ok, %zu bytes", tx, rs->bpp.len);
+	st = RSP_OK;
+	goto out;
+fail:
+	close_failed(d, &s, "getBoundProfilePackage", st);
+	es9_gbpp_resp_free(rs);
+out:
+	crypto_key_free(pub);
+	binding_free(&old);
+	binding_free(&fresh);
+	buf_free(&tbs);
+	session_free(&s);
+	return st;
+}
+
+/* OtherSignedNotification (5.6.4): the eUICC sends its own chain along. */
+static int verify_other(struct smdp *d, const struct pending_notification *pn, char *eid)
+{
+	for (size_t i = 0; i < d->pki.n; i++) {
+		crypto_key *pub = NULL;
+		int ok;
+		if (pki_verify_euicc(&d->pki.sets[i], &pn->eum_cert, &pn->euicc_cert, time(NULL), eid,
+				     &pub) != RSP_OK)
+			continue;
+		ok = crypto_verify(pub, pn->tbs_raw.p, pn->tbs_raw.len, pn->signature,
+				   SMDP_SIG_LEN) == 1;
+		crypto_key_free(pub);
+		return ok;
+	}
+	return 0;
+}
+
+void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
+			      const struct pending_notification *pn)
+{
+	struct notification_row row;
+	struct session s;
+	const struct pki_set *set;
+	crypto_key *pub = NULL;
+	char tx[33] = "";
+	int found = 0;
+
+	memset(&row, 0, sizeof(row));
+	memset(&s, 0, sizeof(s));
+	row.time = (int64_t)time(NULL);
+	row.kind = pn->kind;
+	row.seq_number = pn->meta.seq_number;
+	row.operation = pn->meta.operation;
+	if (pn->kind == NOTIF_OTHER) {
+		row.verified = verify_other(d, pn, row.eid);
+		log_info("notification: operation %d seq %ld from EID %s, signature %s",
+			 pn->meta.operation, pn->meta.seq_number, row.eid[0] ? row.eid : "?",
+			 row.verified ? "verified" : "NOT verified");
+		goto store;
+	}
+	/* PIR: find the session even if closed or expired (late PIR). */
+	memcpy(row.txid, pn->txid, pn->txid_len);
+	row.txid_len = pn->txid_len;
+	hex_encode(pn->txid, pn->txid_len, tx, sizeof(tx));
+	found = store_session_get(d->store, pn->txid, pn->txid_len, &s) == 1;
+	if (!found || !s.euicc_cert.len) {
+		log_warn("PIR for unknown transaction %s: stored unverified", tx);
+		goto store;
+	}
+	snprintf(row.eid, sizeof(row.eid), "%s", s.eid);
+	set = pki_find(&d->pki, s.ci_name);
+	pub = session_euicc_key(&s);
+	row.verified = pub && crypto_verify(pub, pn->pir_data_raw.p, pn->pir_data_raw.len,
+					    pn->signature, SMDP_SIG_LEN) == 1;
+	if (!row.verified) {
+		log_warn("session %s: PIR signature does not verify; ignored", tx);
+		goto store;
+	}
+	if (set && strcmp(pn->smdp_oid, set->smdp_oid))
+		log_warn("session %s: PIR names SM-DP+ OID %s, not ours (%s)", tx, pn->smdp_oid,
+			 set->smdp_oid);
+	if (s.state != SESSION_CLOSED || s.close_reason != CLOSE_INSTALLED) {
+		char detail[64];
+		s.state = SESSION_CLOSED;
+		s.close_reason = pn->success ? CLOSE_INSTALLED : CLOSE_INSTALL_FAILED;
+		if (store_session_update(d->store, &s))
+			log_warn("session %s: could not record the PIR", tx);
+		if (pn->success) {
+			/* installed: the binding must never be offered again */
+			store_binding_delete(d->store, s.eid, s.profile_id);
+			snprintf(detail, sizeof(detail), "ok");
+		} else {
+			snprintf(detail, sizeof(detail), "bppCommandId %ld errorReason %ld",
+				 pn->bpp_command_id, pn->error_reason);
+		}
+		history(d, &s, pn->success ? "installed" : "install-failed", detail);
+		log_info("session %s: profile %s %s on EID %s (%s)", tx, s.profile_id,
+			 pn->success ? "installed" : "NOT installed", s.eid, detail);
+	}
+store:
+	if (buf_set(&row.raw, raw, n) == 0 && store_notification_add(d->store, &row))
+		log_warn("could not store notification");
+	buf_free(&row.raw);
+	crypto_key_free(pub);
+	session_free(&s);
+}
+
+static const char *cancel_reason_name(long r)
+{
+	switch (r) {
+	case 0: return "endUserRejection";
+	case 1: return "postponed";
+	case 2: return "timeout";
+	case 3: return "pprNotAllowed";
+	case 4: return "metadataMismatch";
+	case 5: return "loadBppExecutionError";
+	case 127: return "undefinedReason";
+	default: return "unknown reason";
+	}
+}
+
+enum rsp_status es9p_cancel_session(struct smdp *d, const struct es9_cs_req *rq)
+{
+	const struct cancel_session_resp *c = &rq->csr;
+	const struct pki_set *set;
+	crypto_key *pub = NULL;
+	struct session s;
+	enum rsp_status st;
+	char tx[33], detail[64];
+
+	memset(&s, 0, sizeof(s));
+	st = load_session(d, rq->txid, rq->txid_len,
+			  1u << SESSION_CLIENT_AUTHED | 1u << SESSION_BPP_SENT, &s);
+	if (st)
+		goto out;
+	txid_text(&s, tx);
+	set = pki_find(&d->pki, s.ci_name);
+	if (!set) {
+		st = RSP_ERR_INTERNAL;
+		goto out;
+	}
+	if (c->is_error) {
+		/* the eUICC could not sign (e.g. it lost the session): end it */
+		log_info("session %s: cancelSession with eUICC error %ld", tx, c->error_code);
+		st = RSP_OK;
+		snprintf(detail, sizeof(detail), "eUICC error %ld", c->error_code);
+		goto cancel;
+	}
+	pub = session_euicc_key(&s);
+	if (!pub || crypto_verify(pub, c->signed_raw.p, c->signed_raw.len, c->signature,
+				  SMDP_SIG_LEN) != 1) {
+		log_info("session %s: euiccCancelSessionSignature does not verify", tx);
+		st = RSP_ERR_EUICC_SIGNATURE;
+		goto out;
+	}
+	if (c->txid_len != s.txid_len || memcmp(c->txid, s.txid, s.txid_len)) {
+		st = RSP_ERR_TRANSACTION_UNKNOWN;
+		goto out;
+	}
+	if (strcmp(c->smdp_oid, set->smdp_oid)) {
+		log_info("session %s: cancelSession for SM-DP+ OID %s, ours is %s", tx, c->smdp_oid,
+			 set->smdp_oid);
+		st = RSP_ERR_SMDP_OID_MISMATCH;
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "%s (%ld)", cancel_reason_name(c->reason), c->reason);
+	/* Reasons other than postponed/timeout mean this binding will not be
+	 * installed: forget it so the next attempt binds afresh. */
+	if (c->reason != 1 && c->reason != 2)
+		store_binding_delete(d->store, s.eid, s.profile_id);
+	st = RSP_OK;
+cancel:
+	s.state = SESSION_CLOSED;
+	s.close_reason = CLOSE_CANCELLED;
+	if (store_session_update(d->store, &s)) {
+		st = RSP_ERR_INTERNAL;
+		goto out;
+	}
+	history(d, &s, "cancelled", detail);
+	log_info("session %s: cancelled by the eUICC: %s", tx, detail);
+out:
+	crypto_key_free(pub);
+	session_free(&s);
+	return st;
+}
+
+void es9_ia_resp_free(struct es9_ia_resp *r)
+{
+	buf_free(&r->server_signed1);
+}
+
+void es9_ac_resp_free(struct es9_ac_resp *r)
+{
+	buf_free(&r->profile_metadata);
+	buf_free(&r->smdp_signed2);
+}
+
+void es9_gbpp_resp_free(struct es9_gbpp_resp *r)
+{
+	buf_free(&r->bpp);
+}

@@ -1,0 +1,197 @@
+/* main.c - the smdp server: options, configuration, store, PKI, profiles,
+ * then the HTTPS listeners until SIGINT/SIGTERM. */
+#include "smdp.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SMDP_VERSION "0.1.0"
+
+struct app {
+	struct smdp d;
+	struct http_server *srv;
+	int ports[SMDP_MAX_LISTENERS];   /* bound port per started listener */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void handle(void *ctx, const struct http_request *rq, struct http_response *rs)
+{
+	struct app *a = ctx;
+
+	if (!strncmp(rq->path, "/gsma/rsp2/es9plus/", 19)) {
+		es9p_json_handle(&a->d, rq, a->ports[rq->listener], rs);
+		return;
+	}
+	rs->status = 404;
+	snprintf(rs->content_type, sizeof(rs->content_type), "text/plain");
+	buf_set(&rs->body, "not found\n", 10);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: smdp [options]\n"
+		"A GSMA SGP.22 SM-DP+ for labs and CI: ES9+ over HTTPS, SQLite state,\n"
+		"the SGP.26 test PKI and TS.48 test profiles by default.\n\n"
+		"  --config FILE              read 'key = value' options from FILE first\n"
+		"  --print-config             print the effective configuration and exit\n"
+		"  -v, --verbose              same as --log-level debug\n"
+		"  -h, --help                 this text\n"
+		"  --version                  print the version\n\n"
+		"Every configuration key is also an option (--key VALUE):\n");
+	config_usage(out);
+	fprintf(out,
+		"\nWith no options smdp serves testsmdpplus1.example.com on 127.0.0.1:8443\n"
+		"(NIST P-256) and 127.0.0.1:8444 (brainpoolP256r1); a profile file\n"
+		"profiles/NAME.der is downloadable with the activation code\n"
+		"LPA:1$testsmdpplus1.example.com$NAME.\n");
+}
+
+/* Make the parent directory of the database file (var/ by default). */
+static int make_parent(const char *path)
+{
+	char dir[512];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0750) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct smdp_config *cfg, int *print_only)
+{
+	char err[512];
+
+	/* the config file first, so that options override it */
+	for (int i = 1; i < argc - 1; i++)
+		if (!strcmp(argv[i], "--config") &&
+		    config_load_file(cfg, argv[i + 1], err, sizeof(err))) {
+			fprintf(stderr, "smdp: %s\n", err);
+			return -1;
+		}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(a, "--version")) {
+			printf("smdp %s\n", SMDP_VERSION);
+			exit(0);
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			cfg->log_level = LOG_DEBUG;
+		} else if (!strcmp(a, "--print-config")) {
+			*print_only = 1;
+		} else if (!strcmp(a, "--config")) {
+			i++;
+		} else if (!strncmp(a, "--", 2) && i + 1 < argc) {
+			if (config_set(cfg, a + 2, argv[++i], err, sizeof(err))) {
+				fprintf(stderr, "smdp: %s\n", err);
+				return -1;
+			}
+		} else {
+			fprintf(stderr, "smdp: unexpected argument '%s' (see --help)\n", a);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct smdp_config cfg;
+	struct app *a = NULL;
+	struct http_listener_cfg ls[SMDP_MAX_LISTENERS];
+	size_t nl = 0;
+	int print_only = 0, rc = 1;
+	char err[512];
+
+	config_defaults(&cfg);
+	if (parse_args(argc, argv, &cfg, &print_only))
+		return 64;
+	if (print_only) {
+		config_print(&cfg, stdout);
+		return 0;
+	}
+	log_set_level(cfg.log_level);
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		goto out;
+	a->d.cfg = &cfg;
+
+	if (pki_load(&a->d.pki, cfg.certs_dir, err, sizeof(err))) {
+		log_error("certificates: %s", err);
+		goto out;
+	}
+	if (saip_load_dir(&a->d.profiles, cfg.profiles_dir, err, sizeof(err))) {
+		log_error("profiles: %s", err);
+		goto out;
+	}
+	log_info("%zu profiles loaded from %s", a->d.profiles.n, cfg.profiles_dir);
+	if (cfg.default_profile[0] && !saip_find(&a->d.profiles, cfg.default_profile)) {
+		log_error("default-profile '%s' is not in %s", cfg.default_profile, cfg.profiles_dir);
+		goto out;
+	}
+	if (make_parent(cfg.db_path)) {
+		log_error("cannot create the directory of %s: %s", cfg.db_path, strerror(errno));
+		goto out;
+	}
+	a->d.store = store_open(cfg.db_path, err, sizeof(err));
+	if (!a->d.store) {
+		log_error("database: %s", err);
+		goto out;
+	}
+	store_session_sweep(a->d.store, (int64_t)time(NULL), cfg.session_keep);
+
+	for (size_t i = 0; i < cfg.n_es9; i++)
+		if (cfg.es9[i].port >= 0)
+			ls[nl++] = cfg.es9[i];
+	if (nl == 0) {
+		log_error("every listener is off: nothing to serve");
+		goto out;
+	}
+	a->srv = http_start(ls, nl, cfg.threads, SMDP_MAX_BODY, handle, a, err, sizeof(err));
+	if (!a->srv) {
+		log_error("HTTPS: %s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < nl; i++) {
+		a->ports[i] = http_port(a->srv, i);
+		log_info("listening on https://%s:%d (%s), answering for %s", ls[i].addr, a->ports[i],
+			 ls[i].name, cfg.fqdn);
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	for (int tick = 0; !stop_requested; tick++) {
+		sleep(1);
+		if (tick % 60 == 59)
+			store_session_sweep(a->d.store, (int64_t)time(NULL), cfg.session_keep);
+	}
+	log_info("stopping");
+	rc = 0;
+out:
+	if (a) {
+		http_stop(a->srv);
+		store_close(a->d.store);
+		saip_free(&a->d.profiles);
+		pki_free(&a->d.pki);
+		free(a);
+	}
+	return rc;
+}

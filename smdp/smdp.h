@@ -1,0 +1,922 @@
+/*
+ * smdp.h - types shared by every module of smdp, and the prototypes of each
+ * module grouped by the file that implements them.
+ *
+ * Conventions (see README.md, "Code layout"):
+ *   - int functions return 0 on success and -1 on failure unless they say
+ *     otherwise; functions returning enum rsp_status return RSP_OK (0) on
+ *     success and the protocol error otherwise.
+ *   - struct buf is a heap buffer owned by whoever holds the struct; free it
+ *     with buf_free() (safe on a zeroed or already freed buf).
+ *   - No module keeps hidden global state: the server context is struct smdp.
+ */
+#ifndef SMDP_H
+#define SMDP_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <time.h>
+
+/* ------------------------------------------------------------------ */
+/* Named input limits (every outside input is bounded by one of these). */
+#define SMDP_MAX_BODY         (256 * 1024)  /* one HTTP request body */
+#define SMDP_MAX_B64          (200 * 1024)  /* one base64 field, encoded */
+#define SMDP_MAX_CERT         4096          /* one DER certificate */
+#define SMDP_MAX_ADDRESS      255           /* FQDN[:port] / serverAddress */
+#define SMDP_MAX_MATCHING_ID  128           /* matchingId (UTF8String) */
+#define SMDP_MAX_OID          64            /* dotted OID text */
+#define SMDP_MAX_CI_IDS       8             /* CI key ids per list in EUICCInfo1 */
+#define SMDP_MAX_PROFILE      (128 * 1024)  /* one unprotected profile package */
+#define SMDP_MAX_ID           64            /* profile id (file stem) */
+
+#define SMDP_TXID_LEN   16   /* transactionIds we generate */
+#define SMDP_CHAL_LEN   16   /* euiccChallenge / serverChallenge */
+#define SMDP_SIG_LEN    64   /* raw r||s ECDSA P-256 signature */
+#define SMDP_POINT_LEN  65   /* uncompressed EC point 04||X||Y */
+#define SMDP_EID_LEN    32   /* EID digits */
+#define SMDP_SEG_MAX    1020 /* SGP.22 2.5.5: max BPP segment incl. tag, length, MAC */
+
+/* ------------------------------------------------------------------ */
+/* util.c: buffers, hex, base64, files. */
+struct buf {
+	uint8_t *p;
+	size_t len;
+};
+
+/* Free b->p and zero the struct. NULL and zeroed bufs are fine. */
+void buf_free(struct buf *b);
+/* Like buf_free but overwrites the bytes first (keys, secrets). */
+void buf_wipe(struct buf *b);
+/* Replace b's content with a copy of n bytes at p. 0 / -1 (out of memory). */
+int buf_set(struct buf *b, const void *p, size_t n);
+/* Append n bytes at p to b. 0 / -1. */
+int buf_append(struct buf *b, const void *p, size_t n);
+
+/* Upper-case hex of n bytes into out (NUL-terminated). Returns chars written
+ * (2n) or -1 if outsz < 2n+1. */
+int hex_encode(const uint8_t *in, size_t n, char *out, size_t outsz);
+/* Decode hex text (either case, even length, no separators) into out.
+ * Returns the number of bytes or -1 (bad digit, odd length, too long). */
+int hex_decode(const char *in, uint8_t *out, size_t outsz);
+/* Standard base64 with padding; returns a malloc'd NUL-terminated string
+ * (caller frees) or NULL. */
+char *b64_encode(const uint8_t *in, size_t n);
+/* Decode standard base64 (padding required, no whitespace inside) of slen
+ * chars into out (replaced). 0 / -1 on any invalid input. */
+int b64_decode(const char *in, size_t slen, struct buf *out);
+/* Read a whole file of at most max bytes into out. 0 / -1 (errno kept). */
+int file_read(const char *path, size_t max, struct buf *out);
+/* Constant-time compare of n bytes: 0 if equal. */
+int mem_neq(const void *a, const void *b, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* log.c: a small logging vocabulary; messages go to stderr. */
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+void log_set_level(enum log_level lvl);
+enum log_level log_get_level(void);
+void log_msg(enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* ------------------------------------------------------------------ */
+/* rsp_status.c: the one table of SGP.22 status codes (SGP.22 5.2.6 and the
+ * per-function error lists of 5.6). */
+enum rsp_status {
+	RSP_OK = 0,
+	/* generic request faults */
+	RSP_ERR_INVALID_REQUEST,        /* 1.2.1 / 2.1 malformed field */
+	RSP_ERR_MISSING_ELEMENT,        /* 1.2.1 / 2.2 mandatory element missing */
+	RSP_ERR_UNSUPPORTED_PROTOCOL,   /* 1.2.1 / 3.1 X-Admin-Protocol */
+	RSP_ERR_INTERNAL,               /* 1.2.1 / 127 server failure */
+	/* initiateAuthentication (SGP.22 5.6.1) */
+	RSP_ERR_INVALID_DP_ADDRESS,     /* 8.8.1 / 3.8 */
+	RSP_ERR_CI_PK_NOT_SUPPORTED,    /* 8.8.2 / 3.1 */
+	RSP_ERR_EUICC_VERSION,          /* 8.8.3 / 3.1 */
+	RSP_ERR_NO_DPAUTH_FOR_CI,       /* 8.8.4 / 3.7 */
+	/* authenticateClient (SGP.22 5.6.3) */
+	RSP_ERR_EUM_CERT_INVALID,       /* 8.1.2 / 6.1 */
+	RSP_ERR_EUM_CERT_EXPIRED,       /* 8.1.2 / 6.3 */
+	RSP_ERR_EUICC_CERT_INVALID,     /* 8.1.3 / 6.1 */
+	RSP_ERR_EUICC_CERT_EXPIRED,     /* 8.1.3 / 6.3 */
+	RSP_ERR_EUICC_SIGNATURE,        /* 8.1 / 6.1 */
+	RSP_ERR_CI_PK_UNKNOWN,          /* 8.11.1 / 3.9 */
+	RSP_ERR_TRANSACTION_UNKNOWN,    /* 8.10.1 / 3.9 */
+	RSP_ERR_MATCHING_ID_REFUSED,    /* 8.2.6 / 3.8 */
+	RSP_ERR_EID_MISMATCH,           /* 8.1.1 / 3.8 */
+	RSP_ERR_PROFILE_NOT_RELEASED,   /* 8.2 / 1.2 */
+	RSP_ERR_NO_ELIGIBLE_PROFILE,    /* 8.2.5 / 4.3 */
+	RSP_ERR_INSUFFICIENT_MEMORY,    /* 8.1 / 4.8 */
+	RSP_ERR_ORDER_EXPIRED,          /* 8.8.5 / 4.10 */
+	RSP_ERR_ORDER_MAX_ATTEMPTS,     /* 8.8.5 / 6.4 */
+	RSP_ERR_EUICC_AUTH_ERROR,       /* 8.1 / 3.8: eUICC answered AuthenticateResponseError */
+	/* getBoundProfilePackage (SGP.22 5.6.2) */
+	RSP_ERR_CC_MISSING,             /* 8.2.7 / 2.2 */
+	RSP_ERR_CC_WRONG,               /* 8.2.7 / 3.8 */
+	RSP_ERR_CC_RETRIES,             /* 8.2.7 / 6.4 */
+	RSP_ERR_BPP_REBINDING_REFUSED,  /* 8.2 / 3.7 */
+	RSP_ERR_EUICC_DOWNLOAD_ERROR,   /* 8.1 / 3.8: eUICC answered PrepareDownloadResponseError */
+	/* cancelSession (SGP.22 5.6.5) */
+	RSP_ERR_SMDP_OID_MISMATCH,      /* 8.8 / 3.10 */
+	RSP_STATUS_COUNT
+};
+
+/* Which ES9+ function a status is reported by: selects the ASN.1-binding
+ * error INTEGER (SGP.22 6.x *Error enums). */
+enum es9_fn {
+	ES9_INITIATE_AUTH = 0,
+	ES9_AUTH_CLIENT,
+	ES9_GET_BPP,
+	ES9_HANDLE_NOTIF,
+	ES9_CANCEL_SESSION,
+	ES9_FN_COUNT
+};
+
+struct rsp_status_info {
+	const char *name;        /* enum name without RSP_ERR_, for logs */
+	const char *subject;     /* subjectCode, e.g. "8.8.1" */
+	const char *reason;      /* reasonCode, e.g. "3.8" */
+	const char *message;     /* human-readable explanation */
+	int asn1[ES9_FN_COUNT];  /* ASN.1-binding error INTEGER per function, -1 none */
+};
+
+/* Look up a status. Never NULL: out-of-range values map to RSP_ERR_INTERNAL. */
+const struct rsp_status_info *rsp_status_info(enum rsp_status st);
+
+/* ------------------------------------------------------------------ */
+/* crypto.c: the only file that includes OpenSSL headers (with the TLS
+ * set-up in http.c / httpc.c). Curves: SGP.22 2.6.5. */
+enum crypto_curve {
+	CURVE_NONE = 0,
+	CURVE_NIST_P256 = 1,        /* prime256v1 */
+	CURVE_BRAINPOOL_P256R1 = 2,
+};
+
+typedef struct crypto_key crypto_key;    /* wraps EVP_PKEY */
+typedef struct crypto_cert crypto_cert;  /* wraps X509, keeps its DER */
+
+/* Name of a curve for logs ("NIST P-256", "brainpoolP256r1", "none"). */
+const char *crypto_curve_name(enum crypto_curve c);
+/* Fill out with n bytes from the CSPRNG. 0 / -1. */
+int crypto_random(uint8_t *out, size_t n);
+/* SHA-256 of the concatenation a||b (b may be NULL with blen 0). */
+void crypto_sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+		   uint8_t out[32]);
+/* Wipe memory in a way the compiler keeps. */
+void crypto_cleanse(void *p, size_t n);
+
+/* Load a private key from a PEM file (SEC1 or PKCS#8). NULL on error. */
+crypto_key *crypto_key_load(const char *path);
+/* Generate a one-time key pair on curve c (otSK/otPK, SGP.22 3.1.3). */
+crypto_key *crypto_key_generate(enum crypto_curve c);
+/* Public key from an uncompressed point 04||X||Y on curve c; NULL if the
+ * point is malformed or not on the curve. */
+crypto_key *crypto_key_from_point(enum crypto_curve c, const uint8_t *pt, size_t len);
+/* Write the public point (04||X||Y, 65 bytes) of key k. 0 / -1. */
+int crypto_key_point(const crypto_key *k, uint8_t out[SMDP_POINT_LEN]);
+enum crypto_curve crypto_key_curve(const crypto_key *k);
+/* 1 if the private key priv belongs to the public key in cert, else 0. */
+int crypto_key_matches_cert(const crypto_key *priv, const crypto_cert *cert);
+void crypto_key_free(crypto_key *k);
+
+/* ECDSA with SHA-256 over msg, signature as raw r||s (BSI TR-03111, SGP.22
+ * 2.6.5), 64 bytes. 0 / -1. */
+int crypto_sign(const crypto_key *k, const uint8_t *msg, size_t n,
+		uint8_t sig[SMDP_SIG_LEN]);
+/* Verify a raw r||s signature over msg with public key k (a private key also
+ * works). 1 valid, 0 invalid, -1 error. */
+int crypto_verify(const crypto_key *k, const uint8_t *msg, size_t n,
+		  const uint8_t *sig, size_t siglen);
+/* ECKA-EG/ECDH: shared secret Z = x-coordinate (32 bytes), SGP.22 3.1.3.
+ * priv and peer must be on the same curve. 0 / -1. */
+int crypto_ecdh(const crypto_key *priv, const crypto_key *peer, uint8_t z[32]);
+/* ANSI X9.63 KDF with SHA-256 (SGP.22 2.6.6.2). 0 / -1. */
+int crypto_x963_kdf(const uint8_t *z, size_t zlen, const uint8_t *info,
+		    size_t infolen, uint8_t *out, size_t outlen);
+/* AES-128-CBC, no padding, n a multiple of 16; in and out may alias. */
+int crypto_aes_cbc_encrypt(const uint8_t key[16], const uint8_t iv[16],
+			   const uint8_t *in, size_t n, uint8_t *out);
+int crypto_aes_cbc_decrypt(const uint8_t key[16], const uint8_t iv[16],
+			   const uint8_t *in, size_t n, uint8_t *out);
+/* One AES-128-ECB block. */
+int crypto_aes_ecb_block(const uint8_t key[16], const uint8_t in[16], uint8_t out[16]);
+/* AES-128-CMAC (full 16-byte MAC). */
+int crypto_cmac(const uint8_t key[16], const uint8_t *msg, size_t n, uint8_t out[16]);
+
+/* Parse one certificate from DER (exact length: trailing bytes rejected).
+ * NULL on error. */
+crypto_cert *crypto_cert_from_der(const uint8_t *der, size_t n);
+/* Load a certificate from a DER or PEM file. NULL on error. */
+crypto_cert *crypto_cert_load(const char *path);
+/* The certificate's DER bytes (owned by cert; valid while cert lives). */
+const uint8_t *crypto_cert_der(const crypto_cert *c, size_t *len);
+void crypto_cert_free(crypto_cert *c);
+/* Public key of the certificate (new reference; caller frees). */
+crypto_key *crypto_cert_pubkey(const crypto_cert *c);
+enum crypto_curve crypto_cert_curve(const crypto_cert *c);
+/* Subject / Authority Key Identifier bytes (no DER wrapper). Return the
+ * length, 0 if absent, -1 if longer than outsz. */
+int crypto_cert_ski(const crypto_cert *c, uint8_t *out, size_t outsz);
+int crypto_cert_aki(const crypto_cert *c, uint8_t *out, size_t outsz);
+/* 1 if issuer's key verifies c's signature, 0 if not, -1 on error. */
+int crypto_cert_signed_by(const crypto_cert *c, const crypto_cert *issuer);
+/* Validity at time now: 0 valid, 1 expired, 2 not yet valid, -1 error. */
+int crypto_cert_validity(const crypto_cert *c, time_t now);
+/* notAfter as unix time, or -1. */
+time_t crypto_cert_not_after(const crypto_cert *c);
+/* 1 if the certificatePolicies extension contains the dotted oid, else 0. */
+int crypto_cert_has_policy(const crypto_cert *c, const char *oid);
+/* Key usage bits as X509v3 KU_* values of OpenSSL (digitalSignature 0x80,
+ * keyCertSign 0x04, ...); -1 if the extension is absent. */
+long crypto_cert_key_usage(const crypto_cert *c);
+#define CRYPTO_KU_DIGITAL_SIGNATURE 0x80
+#define CRYPTO_KU_KEY_CERT_SIGN     0x04
+/* 1 if basicConstraints CA:TRUE. */
+int crypto_cert_is_ca(const crypto_cert *c);
+/* Subject serialNumber attribute (the EID in CERT.EUICC, SGP.22 4.5.2.1.0.2)
+ * into out (NUL-terminated). 0 / -1 if absent or too long. */
+int crypto_cert_subject_serial(const crypto_cert *c, char *out, size_t outsz);
+/* First registeredID in subjectAltName (the SM-DP+ OID of CERT.DPauth /
+ * CERT.DPpb), dotted, into out. 0 / -1 if absent. */
+int crypto_cert_san_rid(const crypto_cert *c, char *out, size_t outsz);
+/* 1 if subjectAltName has the DNS name (case-insensitive), else 0. */
+int crypto_cert_san_dns(const crypto_cert *c, const char *name);
+/* Permitted EID prefixes of an EUM certificate (SGP.22 4.5.2.1.0.2):
+ * serialNumber values in the permitted subtrees of nameConstraints (SGP.26
+ * variant O) and, if present, the SGP.22 v3 extension 2.23.146.1.2.2.0
+ * (SEQUENCE OF PrintableString). Writes up to max prefixes of at most 32
+ * digits each. Returns the count (0 = no restriction), -1 on a malformed
+ * extension. */
+int crypto_cert_eid_prefixes(const crypto_cert *c, char (*out)[SMDP_EID_LEN + 1],
+			     size_t max);
+/* One-line summary "subject / issuer / notAfter" for logs. */
+void crypto_cert_describe(const crypto_cert *c, char *out, size_t outsz);
+
+/* ------------------------------------------------------------------ */
+/* scp03t.c: SGP.22 2.6.6 key derivation and BSP segment protection
+ * (SCP03t). Bytes in, bytes out; no knowledge of the BPP structure. */
+struct scp03t {
+	uint8_t enc[16];   /* S-ENC or PPK-ENC */
+	uint8_t mac[16];   /* S-MAC or PPK-MAC */
+	uint8_t mcv[16];   /* MAC chaining value */
+	uint32_t counter;  /* block counter for the ICV, starts at 1 */
+};
+
+/* Derive session keys from the shared secret (SGP.22 2.6.6.2):
+ * shared info = key_type(0x88) || key_len(0x10) || len(host_id) || host_id ||
+ * len(eid) || eid; the 48-byte KDF output splits into initial MCV, S-ENC,
+ * S-MAC in that order. eid is the 16-byte binary EID. 0 / -1. */
+int scp03t_derive(const uint8_t z[32], const uint8_t *host_id, size_t host_id_len,
+		  const uint8_t eid[16], struct scp03t *out);
+/* Start a context from explicit keys (session keys or PPKs), counter 1. */
+void scp03t_init(struct scp03t *s, const uint8_t enc[16], const uint8_t mac[16],
+		 const uint8_t mcv[16]);
+/* Protect one segment (SGP.22 2.6.6.3/2.6.6.4). encrypt=1: pad 80 00.., AES-CBC
+ * with ICV = AES-ECB(enc, counter), then MAC; encrypt=0: MAC only. Either way
+ * the counter advances. Appends the complete TLV tag||len||data||MAC8 to out.
+ * Fails if the TLV would exceed SMDP_SEG_MAX. */
+int scp03t_wrap(struct scp03t *s, uint8_t tag, int encrypt, const uint8_t *in,
+		size_t n, struct buf *out);
+/* Inverse, as the eUICC does it: tlv is one complete segment TLV with the
+ * expected tag; check the MAC, decrypt if encrypt, strip the padding, and
+ * append the plaintext to out. -1 on MAC failure or bad structure. */
+int scp03t_unwrap(struct scp03t *s, uint8_t tag, int encrypt, const uint8_t *tlv,
+		  size_t n, struct buf *out);
+/* Largest plaintext for one segment: 1007 bytes encrypted, 1008 MAC-only
+ * (1020 bytes with tag 1, length 3, MAC 8). */
+size_t scp03t_max_plain(int encrypt);
+void scp03t_wipe(struct scp03t *s);
+
+/* ------------------------------------------------------------------ */
+/* der.c: DER at the edge, through asn1c (asn1/gen). Decoders fill our own
+ * structs and copy what they keep; raw slices are exact received bytes, so
+ * signatures are always verified over what the peer sent. Each decoder
+ * returns RSP_OK or RSP_ERR_INVALID_REQUEST (malformed, trailing bytes,
+ * over a limit) / RSP_ERR_MISSING_ELEMENT. Encoders return 0 / -1. */
+
+struct ci_id {                      /* SubjectKeyIdentifier value */
+	uint8_t id[32];
+	size_t len;
+};
+
+struct euicc_info1 {                /* EUICCInfo1, BF20 (SGP.22 4.x ES10b) */
+	uint8_t svn[3];
+	struct ci_id verif[SMDP_MAX_CI_IDS];
+	size_t n_verif;
+	struct ci_id sign[SMDP_MAX_CI_IDS];
+	size_t n_sign;
+};
+
+struct ctx_params1 {                /* CtxParamsForCommonAuthentication */
+	int has_matching_id;
+	char matching_id[SMDP_MAX_MATCHING_ID + 1];
+	uint8_t tac[8];
+	size_t tac_len;                 /* 4 (v2.5) or 8 (older module) */
+	struct buf device_info;         /* exact DeviceInfo TLV as received */
+};
+
+struct euicc_signed1 {              /* EuiccSigned1 */
+	uint8_t txid[16];
+	size_t txid_len;
+	char server_address[SMDP_MAX_ADDRESS + 1];
+	uint8_t server_challenge[SMDP_CHAL_LEN];
+	struct buf euicc_info2;         /* exact BF22 TLV as received */
+	uint8_t euicc_info2_svn[3];     /* svn from EUICCInfo2, 0s if absent */
+	struct ctx_params1 ctx;
+};
+
+struct auth_server_resp {           /* AuthenticateServerResponse, BF38 */
+	int is_error;                   /* 1: AuthenticateResponseError */
+	long error_code;                /* AuthenticateErrorCode when is_error */
+	uint8_t error_txid[16];
+	size_t error_txid_len;
+	struct buf signed1_raw;         /* exact euiccSigned1 TLV (30 ...) */
+	struct euicc_signed1 signed1;
+	uint8_t signature1[SMDP_SIG_LEN];
+	struct buf euicc_cert;          /* DER */
+	struct buf eum_cert;            /* DER */
+};
+
+struct prepare_download_resp {      /* PrepareDownloadResponse, BF21 */
+	int is_error;
+	long error_code;                /* DownloadErrorCode when is_error */
+	uint8_t txid[16];               /* also the error's transactionId */
+	size_t txid_len;
+	struct buf signed2_raw;         /* exact euiccSigned2 TLV (30 ...) */
+	uint8_t euicc_otpk[SMDP_POINT_LEN];
+	size_t euicc_otpk_len;
+	int has_hash_cc;
+	uint8_t hash_cc[32];
+	uint8_t signature2[SMDP_SIG_LEN];
+};
+
+struct notification_metadata {      /* NotificationMetadata, BF2F */
+	long seq_number;
+	int operation;                  /* NotificationEvent bit: 0 install .. 3 delete */
+	char address[SMDP_MAX_ADDRESS + 1];
+	int has_iccid;
+	uint8_t iccid[10];
+};
+
+enum notif_kind { NOTIF_PIR = 1, NOTIF_OTHER = 2 };
+
+struct pending_notification {       /* PendingNotification */
+	enum notif_kind kind;
+	struct notification_metadata meta;
+	uint8_t signature[SMDP_SIG_LEN];
+	/* NOTIF_PIR: ProfileInstallationResult BF37 */
+	struct buf pir_data_raw;        /* exact BF27 TLV */
+	uint8_t txid[16];
+	size_t txid_len;
+	char smdp_oid[SMDP_MAX_OID + 1];
+	int success;                    /* 1 successResult, 0 errorResult */
+	uint8_t aid[16];
+	size_t aid_len;
+	long bpp_command_id;
+	long error_reason;
+	struct buf sima_response;
+	/* NOTIF_OTHER: OtherSignedNotification */
+	struct buf tbs_raw;             /* exact BF2F TLV */
+	struct buf euicc_cert;
+	struct buf eum_cert;
+};
+
+struct cancel_session_resp {        /* CancelSessionResponse, BF41 */
+	int is_error;
+	long error_code;
+	struct buf signed_raw;          /* exact EuiccCancelSessionSigned TLV */
+	uint8_t txid[16];
+	size_t txid_len;
+	char smdp_oid[SMDP_MAX_OID + 1];
+	long reason;                    /* CancelSessionReason */
+	uint8_t signature[SMDP_SIG_LEN];
+};
+
+struct profile_metadata {           /* what goes into StoreMetadataRequest BF25 */
+	uint8_t iccid[10];              /* as coded in EF.ICCID (nibble-swapped BCD) */
+	char spn[33];                   /* serviceProviderName, <= 32 bytes */
+	char name[65];                  /* profileName, <= 64 bytes */
+	int profile_class;              /* 0 test, 1 provisioning, 2 operational;
+	                                   -1 = omit (DEFAULT operational) */
+	int icon_type;                  /* -1 = no icon */
+	struct buf icon;
+	int has_ppr;                    /* profilePolicyRules present */
+	uint8_t ppr;                    /* PprIds bits: bit1 ppr1, bit2 ppr2 (first byte) */
+};
+
+struct bf23 {                       /* InitialiseSecureChannelRequest, BF23 */
+	uint8_t txid[16];
+	size_t txid_len;
+	uint8_t host_id[16];
+	size_t host_id_len;
+	uint8_t dp_otpk[SMDP_POINT_LEN];
+	uint8_t signature[SMDP_SIG_LEN];   /* smdpSign */
+};
+
+struct bpp_parts {                  /* BoundProfilePackage, BF36, split */
+	struct buf bf23;                /* exact BF23 TLV */
+	struct buf *seg87a;             /* firstSequenceOf87: complete 87 TLVs */
+	size_t n87a;
+	struct buf *seg88;              /* sequenceOf88: complete 88 TLVs */
+	size_t n88;
+	struct buf *seg87b;             /* secondSequenceOf87 (PPK mode), may be 0 */
+	size_t n87b;
+	struct buf *seg86;              /* sequenceOf86: complete 86 TLVs */
+	size_t n86;
+};
+void bpp_parts_free(struct bpp_parts *p);
+
+/* --- server side: decode what the eUICC/LPA sends (SGP.22 5.6) --- */
+enum rsp_status der_decode_euicc_info1(const uint8_t *der, size_t n, struct euicc_info1 *out);
+enum rsp_status der_decode_auth_server_resp(const uint8_t *der, size_t n,
+					    struct auth_server_resp *out);
+enum rsp_status der_decode_prepare_download_resp(const uint8_t *der, size_t n,
+						 struct prepare_download_resp *out);
+enum rsp_status der_decode_pending_notification(const uint8_t *der, size_t n,
+						struct pending_notification *out);
+enum rsp_status der_decode_cancel_session_resp(const uint8_t *der, size_t n,
+					       struct cancel_session_resp *out);
+void auth_server_resp_free(struct auth_server_resp *r);
+void prepare_download_resp_free(struct prepare_download_resp *r);
+void pending_notification_free(struct pending_notification *r);
+void cancel_session_resp_free(struct cancel_session_resp *r);
+
+/* --- server side: encode what the SM-DP+ sends --- */
+/* ServerSigned1 SEQUENCE (SGP.22 5.6.1). */
+int der_encode_server_signed1(const uint8_t *txid, size_t txid_len,
+			      const uint8_t euicc_challenge[SMDP_CHAL_LEN],
+			      const char *server_address,
+			      const uint8_t server_challenge[SMDP_CHAL_LEN], struct buf *out);
+/* SmdpSigned2 SEQUENCE; otpk NULL = no bppEuiccOtpk. */
+int der_encode_smdp_signed2(const uint8_t *txid, size_t txid_len, int cc_required,
+			    const uint8_t *otpk, size_t otpk_len, struct buf *out);
+/* StoreMetadataRequest BF25 (SGP.22 5.5.3). */
+int der_encode_store_metadata(const struct profile_metadata *m, struct buf *out);
+/* ConfigureISDPRequest BF24; dp_oid NULL = empty (no dpProprietaryData). */
+int der_encode_configure_isdp(const char *dp_oid, struct buf *out);
+/* ReplaceSessionKeysRequest BF26 {80 initialMacChainingValue, 81 ppkEnc, 82 ppkCmac}. */
+int der_encode_replace_session_keys(const uint8_t mcv[16], const uint8_t enc[16],
+				    const uint8_t mac[16], struct buf *out);
+/* InitialiseSecureChannelRequest BF23 (SGP.22 5.5.1). tbs receives the
+ * data the smdpSign covers before otPK.EUICC is appended: the remoteOpId,
+ * transactionId, controlRefTemplate and smdpOtpk TLVs, exactly as they
+ * appear inside the encoded BF23 (may be NULL). */
+int der_encode_bf23(const struct bf23 *in, struct buf *whole, struct buf *tbs);
+/* BoundProfilePackage BF36 from an encoded BF23 and complete segment TLVs. */
+int der_encode_bpp(const struct bpp_parts *p, struct buf *out);
+
+/* --- client (eUICC/LPA) side, used by smdp-client and the tests --- */
+int der_encode_euicc_info1(const struct euicc_info1 *in, struct buf *out);
+/* A minimal valid EUICCInfo2 BF22 for a software eUICC with svn and CI lists. */
+int der_encode_euicc_info2(const uint8_t svn[3], const struct euicc_info1 *cis,
+			   struct buf *out);
+/* EuiccSigned1 SEQUENCE; euiccInfo2 and deviceInfo are embedded from the
+ * raw TLVs in in->euicc_info2 / in->ctx.device_info (if device_info is
+ * empty, a DeviceInfo with in->ctx.tac and empty capabilities is made). */
+int der_encode_euicc_signed1(const struct euicc_signed1 *in, struct buf *out);
+/* AuthenticateServerResponse BF38: ok form from raw signed1 + signature +
+ * certs, or the error form when in->is_error. */
+int der_encode_auth_server_resp(const struct auth_server_resp *in, struct buf *out);
+/* EUICCSigned2 SEQUENCE. */
+int der_encode_euicc_signed2(const uint8_t *txid, size_t txid_len,
+			     const uint8_t otpk[SMDP_POINT_LEN], const uint8_t *hash_cc,
+			     struct buf *out);
+int der_encode_prepare_download_resp(const struct prepare_download_resp *in, struct buf *out);
+/* ProfileInstallationResultData BF27 from in (pir_data_raw ignored). */
+int der_encode_pir_data(const struct pending_notification *in, struct buf *out);
+/* ProfileInstallationResult BF37 = raw BF27 (in->pir_data_raw) + signature. */
+int der_encode_pir(const struct pending_notification *in, struct buf *out);
+/* EuiccCancelSessionSigned SEQUENCE. */
+int der_encode_cancel_signed(const uint8_t *txid, size_t txid_len, const char *smdp_oid,
+			     long reason, struct buf *out);
+int der_encode_cancel_session_resp(const struct cancel_session_resp *in, struct buf *out);
+
+struct server_signed1 {
+	uint8_t txid[16];
+	size_t txid_len;
+	uint8_t euicc_challenge[SMDP_CHAL_LEN];
+	char server_address[SMDP_MAX_ADDRESS + 1];
+	uint8_t server_challenge[SMDP_CHAL_LEN];
+};
+struct smdp_signed2 {
+	uint8_t txid[16];
+	size_t txid_len;
+	int cc_required;
+	int has_otpk;
+	uint8_t otpk[SMDP_POINT_LEN];
+};
+enum rsp_status der_decode_server_signed1(const uint8_t *der, size_t n, struct server_signed1 *out);
+enum rsp_status der_decode_smdp_signed2(const uint8_t *der, size_t n, struct smdp_signed2 *out);
+enum rsp_status der_decode_store_metadata(const uint8_t *der, size_t n, struct profile_metadata *out);
+/* Decode BF23 and also return tbs as der_encode_bf23 defines it. */
+enum rsp_status der_decode_bf23(const uint8_t *der, size_t n, struct bf23 *out, struct buf *tbs);
+/* Split a BF36 into its parts (copies). */
+enum rsp_status der_decode_bpp(const uint8_t *der, size_t n, struct bpp_parts *out);
+/* ReplaceSessionKeysRequest BF26 -> keys. */
+enum rsp_status der_decode_replace_session_keys(const uint8_t *der, size_t n, uint8_t mcv[16],
+						uint8_t enc[16], uint8_t mac[16]);
+
+/* TLV helper for the few places that walk raw BER-TLV (profile headers,
+ * segment parsing): read one TLV at p (n bytes available). Fills tag (up to
+ * 3 bytes, e.g. 0xBF36), header length and value length. 0 / -1 if
+ * truncated, indefinite, or the length does not fit. */
+int der_tlv(const uint8_t *p, size_t n, uint32_t *tag, size_t *hdr_len, size_t *val_len);
+
+/* ------------------------------------------------------------------ */
+/* http.c: the only civetweb code. HTTPS listeners, request limits, and the
+ * hand-over of one decoded request to the application's handler. */
+struct http_listener_cfg {
+	char name[16];              /* "nist", "brainpool", "es2", "admin" (logs) */
+	char addr[64];              /* "127.0.0.1" */
+	int port;
+	char cert[512];             /* certificate (PEM or DER) */
+	char key[512];              /* private key (PEM) */
+	char chain[512];            /* optional extra chain certificates (PEM), "" none */
+	int tls12_only;             /* 1: TLS 1.2 only (brainpool on OpenSSL 3.0) */
+	char client_ca[512];        /* mutual TLS: CA bundle (PEM), "" = no client cert */
+};
+
+struct http_request {
+	int listener;               /* index into the listener array */
+	const char *method;
+	const char *path;           /* without query string */
+	const char *content_type;   /* "" if absent */
+	const char *admin_protocol; /* X-Admin-Protocol, "" if absent */
+	const char *remote_addr;
+	const uint8_t *body;        /* NUL-terminated copy, body_len bytes */
+	size_t body_len;
+	const uint8_t *client_cert; /* peer certificate DER (mutual TLS), or NULL */
+	size_t client_cert_len;
+};
+
+struct http_response {
+	int status;                 /* HTTP status, e.g. 200, 204, 400 */
+	char content_type[64];      /* "" = none (204) */
+	char admin_protocol[32];    /* X-Admin-Protocol to send, "" = none */
+	struct buf body;            /* owned; freed by http.c after sending */
+};
+
+/* Handler for every request; runs on a civetweb worker thread, so it must be
+ * thread-safe with respect to ctx. It fills resp (status defaults to 500). */
+typedef void (*http_handler)(void *ctx, const struct http_request *req,
+			     struct http_response *resp);
+
+struct http_server;
+/* Start HTTPS listeners l[0..n-1] with num_threads workers. Bodies above
+ * max_body get 413 without calling h. Returns NULL and writes a reason into
+ * err on failure (bad certificate, port in use, TLS library problem). */
+struct http_server *http_start(const struct http_listener_cfg *l, size_t n, int num_threads,
+			       size_t max_body, http_handler h, void *ctx, char *err,
+			       size_t errsz);
+/* Port actually bound by listener i (useful with port 0). -1 if unknown. */
+int http_port(const struct http_server *s, size_t i);
+/* Stop listeners and wait for workers. NULL is fine. */
+void http_stop(struct http_server *s);
+
+/* ------------------------------------------------------------------ */
+/* httpc.c: a small HTTPS client (OpenSSL) for smdp-client, the tests and
+ * the benchmark: one keep-alive connection, reconnects when the server
+ * closes it. Verifies the server chain against ca_file and the host name. */
+struct httpc_cfg {
+	char host[256];             /* TCP host to connect to, e.g. 127.0.0.1 */
+	int port;
+	char server_name[256];      /* SNI and name to verify, e.g. testsmdpplus1.example.com */
+	char ca_file[512];          /* PEM/DER CA(s) to trust; "" = no verification */
+	char client_cert[512];      /* mutual TLS (ES2+): certificate PEM, "" none */
+	char client_key[512];
+	int tls12_only;             /* offer TLS 1.2 only */
+	int brainpool;              /* offer brainpoolP256r1 (and P-256) groups */
+	int timeout_ms;             /* connect/read timeout, 0 = 30000 */
+};
+struct httpc;
+struct httpc *httpc_new(const struct httpc_cfg *cfg);
+/* POST body to path with the given content type and extra header lines
+ * ("Name: value\r\n..." or NULL). On success (-1 = transport/TLS failure,
+ * reason in err) fills *status and the response body (content type into ct
+ * if not NULL). */
+int httpc_post(struct httpc *c, const char *path, const char *content_type,
+	       const char *extra_headers, const uint8_t *body, size_t n, int *status,
+	       struct buf *resp, char *ct, size_t ctsz, char *err, size_t errsz);
+/* Drop the connection (the next post reconnects); used to test resumption
+ * and dropped connections. */
+void httpc_disconnect(struct httpc *c);
+void httpc_free(struct httpc *c);
+
+/* ------------------------------------------------------------------ */
+/* store.c: the only file that includes sqlite3.h. All state: sessions,
+ * profile bindings, download history, notifications. Thread-safe: one
+ * connection per store handle guarded by a mutex; every write is one
+ * transaction. */
+enum session_state {
+	SESSION_NONE = 0,
+	SESSION_AUTH_STARTED = 1,   /* after initiateAuthentication */
+	SESSION_CLIENT_AUTHED = 2,  /* after authenticateClient */
+	SESSION_BPP_SENT = 3,       /* after getBoundProfilePackage */
+	SESSION_CLOSED = 4,         /* PIR received, cancelled, failed or expired */
+};
+
+struct session {                    /* one RSP session (SGP.22 3.1.2) */
+	uint8_t txid[16];
+	size_t txid_len;
+	enum session_state state;
+	int64_t created;                /* unix time */
+	int64_t expires;                /* unix time after which calls fail */
+	char ci_name[64];               /* which CI/DP credential set was selected */
+	uint8_t euicc_challenge[SMDP_CHAL_LEN];
+	uint8_t server_challenge[SMDP_CHAL_LEN];
+	uint8_t svn[3];
+	char eid[SMDP_EID_LEN + 1];     /* after authenticateClient */
+	char matching_id[SMDP_MAX_MATCHING_ID + 1];
+	char profile_id[SMDP_MAX_ID + 1];
+	struct buf euicc_cert;          /* DER, kept to verify later notifications */
+	struct buf eum_cert;
+	uint8_t euicc_signature1[SMDP_SIG_LEN];
+	struct buf smdp_signed2;        /* as sent */
+	uint8_t smdp_signature2[SMDP_SIG_LEN];
+	int cc_required;
+	int has_bound_otpk;             /* bppEuiccOtpk announced in smdpSigned2 */
+	uint8_t bound_otpk[SMDP_POINT_LEN];
+	struct buf profile_metadata;    /* BF25 exactly as sent in authenticateClient */
+	int close_reason;               /* enum session_close when CLOSED */
+};
+
+enum session_close {
+	CLOSE_NONE = 0,
+	CLOSE_INSTALLED = 1,            /* PIR successResult */
+	CLOSE_INSTALL_FAILED = 2,       /* PIR errorResult */
+	CLOSE_CANCELLED = 3,            /* cancelSession */
+	CLOSE_ERROR = 4,                /* a check failed */
+	CLOSE_EXPIRED = 5,
+};
+
+void session_free(struct session *s);   /* frees the bufs inside */
+
+/* A BPP binding kept for retries with the same otPK.EUICC (SGP.22 3.1.3.3):
+ * everything after BF23 is reused, BF23 is rebuilt for the new session. */
+struct binding {
+	char eid[SMDP_EID_LEN + 1];
+	char profile_id[SMDP_MAX_ID + 1];
+	uint8_t euicc_otpk[SMDP_POINT_LEN];
+	uint8_t dp_otpk[SMDP_POINT_LEN];
+	struct buf segments;            /* encoded A0..A3 of the BPP, as sent */
+	int64_t created;
+};
+void binding_free(struct binding *b);
+
+struct store;
+/* Open (creating if needed) the database at path, enable WAL and a busy
+ * timeout, and run schema migrations. NULL with a reason in err. */
+struct store *store_open(const char *path, char *err, size_t errsz);
+void store_close(struct store *st);
+/* Schema version after migrations. */
+int store_schema_version(struct store *st);
+
+/* Insert a new session. 0 / -1 (also if txid exists). */
+int store_session_insert(struct store *st, const struct session *s);
+/* Replace the stored session with s (same txid). 0 / -1 (unknown txid). */
+int store_session_update(struct store *st, const struct session *s);
+/* Load a session by txid into out (caller frees with session_free).
+ * 1 found, 0 unknown, -1 error. */
+int store_session_get(struct store *st, const uint8_t *txid, size_t txid_len,
+		      struct session *out);
+/* Mark sessions whose expiry passed (state < CLOSED) as CLOSED/EXPIRED;
+ * delete closed sessions older than keep_seconds. Returns rows changed or -1. */
+int store_session_sweep(struct store *st, int64_t now, int64_t keep_seconds);
+
+/* Binding by (eid, profile_id). 1 found, 0 none, -1 error. */
+int store_binding_get(struct store *st, const char *eid, const char *profile_id,
+		      struct binding *out);
+int store_binding_put(struct store *st, const struct binding *b);   /* insert or replace */
+int store_binding_delete(struct store *st, const char *eid, const char *profile_id);
+
+/* Download history: one row per event (SGP.22 notification points). */
+struct history_event {
+	int64_t time;
+	uint8_t txid[16];
+	size_t txid_len;
+	char eid[SMDP_EID_LEN + 1];
+	char profile_id[SMDP_MAX_ID + 1];
+	char event[32];             /* "initiated", "authenticated", "bpp-sent", "installed", ... */
+	char detail[256];           /* status code or reason */
+};
+int store_history_add(struct store *st, const struct history_event *e);
+/* Call cb for each event of a txid (all txids if txid NULL), oldest first. */
+int store_history_each(struct store *st, const uint8_t *txid, size_t txid_len,
+		       void (*cb)(void *arg, const struct history_event *e), void *arg);
+
+/* Notifications received over handleNotification (kept verbatim). */
+struct notification_row {
+	int64_t time;
+	uint8_t txid[16];           /* PIR transactionId, or empty */
+	size_t txid_len;
+	char eid[SMDP_EID_LEN + 1];
+	int kind;                   /* enum notif_kind */
+	long seq_number;
+	int operation;
+	int verified;               /* 1 signature verified */
+	struct buf raw;             /* the PendingNotification DER */
+};
+int store_notification_add(struct store *st, const struct notification_row *n);
+/* Number of stored notifications (tests, admin). */
+int store_notification_count(struct store *st);
+
+/* ------------------------------------------------------------------ */
+/* config.c: configuration file + command-line overrides -> struct smdp_config. */
+#define SMDP_MAX_LISTENERS 4
+struct smdp_config {
+	char fqdn[SMDP_MAX_ADDRESS + 1];    /* the address this SM-DP+ answers for */
+	struct http_listener_cfg es9[SMDP_MAX_LISTENERS]; /* ES9+ HTTPS listeners */
+	size_t n_es9;
+	char db_path[512];
+	char certs_dir[512];
+	char profiles_dir[512];
+	int session_timeout;                /* seconds a session may take between calls */
+	int session_keep;                   /* seconds closed sessions are kept */
+	int threads;                        /* HTTP worker threads per listener */
+	int ppk;                            /* 1: BPP with ReplaceSessionKeys (PPKs) */
+	uint8_t host_id[16];                /* hostId of the BSP key derivation */
+	size_t host_id_len;
+	char default_profile[SMDP_MAX_ID + 1]; /* default-SM-DP+ case, "" none */
+	enum log_level log_level;
+};
+
+/* Fill cfg with the built-in defaults (what `make run` uses). */
+void config_defaults(struct smdp_config *cfg);
+/* Set one option by name ("fqdn", "listen.nist", "db", ...). 0 / -1 with a
+ * reason in err (unknown key, bad value). */
+int config_set(struct smdp_config *cfg, const char *key, const char *value, char *err,
+	       size_t errsz);
+/* Read "key = value" lines ('#' comments) from path. 0 / -1 with the file
+ * name and line number in err. */
+int config_load_file(struct smdp_config *cfg, const char *path, char *err, size_t errsz);
+/* Print every option with its current value (for --help / --print-config). */
+void config_print(const struct smdp_config *cfg, FILE *out);
+/* Print the option list with one-line descriptions. */
+void config_usage(FILE *out);
+
+/* ------------------------------------------------------------------ */
+/* pki.c: the SM-DP+ credentials per CI (SGP.22 4.5.2) and the checks of the
+ * eUICC's certificates. */
+struct pki_set {                    /* one CI and the SM-DP+ certificates under it */
+	char name[64];                  /* directory name under certs/ */
+	enum crypto_curve curve;
+	crypto_cert *ci;
+	struct ci_id ci_id;             /* CI SubjectKeyIdentifier */
+	crypto_cert *dpauth;
+	crypto_key *dpauth_key;
+	crypto_cert *dppb;
+	crypto_key *dppb_key;
+	char dptls_cert[512];           /* paths, for the TLS listener */
+	char dptls_key[512];
+	char smdp_oid[SMDP_MAX_OID + 1];  /* SM-DP+ OID (SAN registeredID of DPauth) */
+};
+struct pki {
+	struct pki_set *sets;
+	size_t n;
+};
+
+/* Load every CI directory under dir (a directory with ci.der or ci.pem plus
+ * dpauth.der/.key.pem and dppb.der/.key.pem). Checks that keys match their
+ * certificates and that DPauth/DPpb chain to the CI and share one SM-DP+ OID.
+ * 0 / -1 with a reason in err. */
+int pki_load(struct pki *p, const char *dir, char *err, size_t errsz);
+void pki_free(struct pki *p);
+const struct pki_set *pki_find(const struct pki *p, const char *name);
+/* initiateAuthentication CI selection (SGP.22 5.6.1): the first CI of the
+ * eUICC's signing list that we hold credentials for, whose CI is also in the
+ * verification list. RSP_ERR_CI_PK_NOT_SUPPORTED / RSP_ERR_NO_DPAUTH_FOR_CI. */
+enum rsp_status pki_select(const struct pki *p, const struct euicc_info1 *info,
+			   const struct pki_set **out);
+/* authenticateClient certificate checks (SGP.22 5.6.3, 4.5.2.1.0.2): EUM
+ * issued by set's CI (AKI, signature, validity, policy, key usage, CA), eUICC
+ * issued by the EUM (same checks), EID (subject serialNumber) inside the
+ * EUM's permitted range. On success writes the EID and returns the eUICC
+ * public key in *pub (caller frees). */
+enum rsp_status pki_verify_euicc(const struct pki_set *set, const struct buf *eum_der,
+				 const struct buf *euicc_der, time_t now,
+				 char eid[SMDP_EID_LEN + 1], crypto_key **pub);
+
+/* ------------------------------------------------------------------ */
+/* saip.c: unprotected profile packages (SAIP) and the profile inventory. */
+struct profile {
+	char id[SMDP_MAX_ID + 1];       /* file stem: the lab matchingId */
+	char path[512];
+	struct buf upp;                 /* the package, DER sequence of PEs */
+	struct profile_metadata meta;
+};
+struct profile_set {
+	struct profile *v;
+	size_t n;
+};
+/* Read the ICCID (10 bytes, as in EF.ICCID) and profileType of the
+ * ProfileHeader, the first ProfileElement (SAIP 8.1). 0 / -1. */
+int saip_header(const uint8_t *upp, size_t n, uint8_t iccid[10], char *profile_type,
+		size_t ptsz);
+/* Load every *.der in dir as a profile. 0 / -1 with a reason. */
+int saip_load_dir(struct profile_set *ps, const char *dir, char *err, size_t errsz);
+const struct profile *saip_find(const struct profile_set *ps, const char *id);
+void saip_free(struct profile_set *ps);
+/* ICCID digits (F padding dropped) of a 10-byte EF.ICCID value. */
+void saip_iccid_text(const uint8_t iccid[10], char out[21]);
+
+/* ------------------------------------------------------------------ */
+/* bpp.c: Bound Profile Package assembly (SGP.22 2.5.5, 3.1.3, 5.5). */
+struct bpp_request {
+	const struct pki_set *set;      /* DPpb key and curve */
+	const struct profile *profile;
+	const char *eid;
+	const uint8_t *txid;
+	size_t txid_len;
+	const uint8_t *euicc_otpk;      /* 65 bytes */
+	const uint8_t *host_id;
+	size_t host_id_len;
+	const struct buf *metadata;     /* StoreMetadataRequest exactly as sent */
+	int ppk;                        /* protect the profile with fresh PPKs */
+};
+/* Build the BPP. With reuse (same otPK.EUICC as reuse->euicc_otpk), keep the
+ * earlier binding's segments and only make a new BF23 for this transaction;
+ * otherwise do a fresh key agreement and fill *bind for later reuse.
+ * RSP_OK, RSP_ERR_INVALID_REQUEST (bad otPK) or RSP_ERR_INTERNAL. */
+enum rsp_status bpp_build(const struct bpp_request *rq, const struct binding *reuse,
+			  struct buf *bpp, struct binding *bind);
+
+/* ------------------------------------------------------------------ */
+/* es9p.c: ES9+ functions (SGP.22 5.6) on decoded C structs. The JSON
+ * binding (es9p_json.c) decodes requests into these and encodes replies. */
+struct smdp {                       /* the server context, passed everywhere */
+	const struct smdp_config *cfg;
+	struct pki pki;
+	struct store *store;
+	struct profile_set profiles;
+};
+
+struct es9_ia_req {                 /* initiateAuthentication (5.6.1) */
+	uint8_t euicc_challenge[SMDP_CHAL_LEN];
+	struct euicc_info1 info1;
+	char smdp_address[SMDP_MAX_ADDRESS + 1];
+	int port;                       /* port of the listener the call came in on */
+};
+struct es9_ia_resp {
+	uint8_t txid[SMDP_TXID_LEN];
+	size_t txid_len;
+	struct buf server_signed1;
+	uint8_t server_signature1[SMDP_SIG_LEN];
+	struct ci_id ci;                /* euiccCiPKIdToBeUsed */
+	const uint8_t *server_cert;     /* CERT.DPauth DER, owned by the pki */
+	size_t server_cert_len;
+};
+struct es9_ac_req {                 /* authenticateClient (5.6.3) */
+	uint8_t txid[16];
+	size_t txid_len;
+	struct auth_server_resp asr;
+};
+struct es9_ac_resp {
+	uint8_t txid[16];
+	size_t txid_len;
+	struct buf profile_metadata;    /* BF25 */
+	struct buf smdp_signed2;
+	uint8_t smdp_signature2[SMDP_SIG_LEN];
+	const uint8_t *smdp_cert;       /* CERT.DPpb DER, owned by the pki */
+	size_t smdp_cert_len;
+};
+struct es9_gbpp_req {               /* getBoundProfilePackage (5.6.2) */
+	uint8_t txid[16];
+	size_t txid_len;
+	struct prepare_download_resp pdr;
+};
+struct es9_gbpp_resp {
+	uint8_t txid[16];
+	size_t txid_len;
+	struct buf bpp;                 /* BF36 */
+};
+struct es9_cs_req {                 /* cancelSession (5.6.5) */
+	uint8_t txid[16];
+	size_t txid_len;
+	struct cancel_session_resp csr;
+};
+
+enum rsp_status es9p_initiate_authentication(struct smdp *d, const struct es9_ia_req *rq,
+					     struct es9_ia_resp *rs);
+enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req *rq,
+					 struct es9_ac_resp *rs);
+enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
+			     struct es9_gbpp_resp *rs);
+/* handleNotification (5.6.4): never fails towards the caller; what could not
+ * be verified is logged and stored as unverified. raw = the
+ * PendingNotification DER as received. */
+void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
+			      const struct pending_notification *pn);
+enum rsp_status es9p_cancel_session(struct smdp *d, const struct es9_cs_req *rq);
+void es9_ia_resp_free(struct es9_ia_resp *r);
+void es9_ac_resp_free(struct es9_ac_resp *r);
+void es9_gbpp_resp_free(struct es9_gbpp_resp *r);
+
+/* es9p_json.c: the ES9+ JSON binding (SGP.22 6.5/6.6) over HTTP. */
+/* Handle one request under /gsma/rsp2/es9plus/; d is struct smdp. */
+void es9p_json_handle(struct smdp *d, const struct http_request *rq, int port,
+		      struct http_response *rs);
+
+#endif /* SMDP_H */

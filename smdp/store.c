@@ -1,0 +1,1041 @@
+/* store.c - SQLite persistence: sessions, BPP bindings, history, notifications. */
+#include "smdp.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+/* Largest blob we write or accept back from the file: a bound BPP of the
+ * largest profile plus segment overhead fits comfortably. */
+#define STORE_MAX_BLOB     (4 * SMDP_MAX_PROFILE)
+#define STORE_BUSY_MS      5000
+/* history_each hands rows to the callback in batches read under the lock,
+ * so the callback runs unlocked (it may call the store) and memory stays
+ * bounded however long the history is. */
+#define STORE_HISTORY_BATCH 64
+
+/*
+ * Schema migrations. migrations[i] brings the schema from version i to
+ * version i + 1; each one runs in its own transaction together with the
+ * version bump, so a crash leaves the schema at a whole version.
+ * To change the schema, append a string; never edit a released one.
+ * The shape of schema_version itself never changes: it is how an old
+ * binary recognises a newer file and refuses it.
+ */
+static const char *const migrations[] = {
+	/* 1: initial schema */
+	"CREATE TABLE sessions ("
+	"  txid BLOB NOT NULL PRIMARY KEY CHECK (length(txid) BETWEEN 1 AND 16),"
+	"  state INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  ci_name TEXT NOT NULL,"
+	"  euicc_challenge BLOB NOT NULL,"
+	"  server_challenge BLOB NOT NULL,"
+	"  svn BLOB NOT NULL,"
+	"  eid TEXT NOT NULL,"
+	"  matching_id TEXT NOT NULL,"
+	"  profile_id TEXT NOT NULL,"
+	"  euicc_cert BLOB NOT NULL,"
+	"  eum_cert BLOB NOT NULL,"
+	"  euicc_signature1 BLOB NOT NULL,"
+	"  smdp_signed2 BLOB NOT NULL,"
+	"  smdp_signature2 BLOB NOT NULL,"
+	"  cc_required INTEGER NOT NULL,"
+	"  has_bound_otpk INTEGER NOT NULL,"
+	"  bound_otpk BLOB NOT NULL,"
+	"  profile_metadata BLOB NOT NULL,"
+	"  close_reason INTEGER NOT NULL"
+	");"
+	/* the sweep scans by expiry; admin/look-ups go by EID */
+	"CREATE INDEX sessions_expires ON sessions(expires, state);"
+	"CREATE INDEX sessions_eid ON sessions(eid);"
+	"CREATE TABLE bindings ("
+	"  eid TEXT NOT NULL,"
+	"  profile_id TEXT NOT NULL,"
+	"  euicc_otpk BLOB NOT NULL,"
+	"  dp_otpk BLOB NOT NULL,"
+	"  segments BLOB NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (eid, profile_id)"
+	");"
+	"CREATE TABLE history ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time INTEGER NOT NULL,"
+	"  txid BLOB NOT NULL,"
+	"  eid TEXT NOT NULL,"
+	"  profile_id TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  detail TEXT NOT NULL"
+	");"
+	"CREATE INDEX history_txid ON history(txid, id);"
+	"CREATE INDEX history_eid ON history(eid, id);"
+	"CREATE TABLE notifications ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time INTEGER NOT NULL,"
+	"  txid BLOB NOT NULL,"
+	"  eid TEXT NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  seq_number INTEGER NOT NULL,"
+	"  operation INTEGER NOT NULL,"
+	"  verified INTEGER NOT NULL,"
+	"  raw BLOB NOT NULL"
+	");"
+	"CREATE INDEX notifications_txid ON notifications(txid);"
+	"CREATE INDEX notifications_eid ON notifications(eid, seq_number);",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* Column order of sessions; the bind index of a column is its value + 1 in
+ * the insert, update and select statements below. */
+enum {
+	SC_TXID, SC_STATE, SC_CREATED, SC_EXPIRES, SC_CI_NAME, SC_EUICC_CHALLENGE,
+	SC_SERVER_CHALLENGE, SC_SVN, SC_EID, SC_MATCHING_ID, SC_PROFILE_ID,
+	SC_EUICC_CERT, SC_EUM_CERT, SC_EUICC_SIGNATURE1, SC_SMDP_SIGNED2,
+	SC_SMDP_SIGNATURE2, SC_CC_REQUIRED, SC_HAS_BOUND_OTPK, SC_BOUND_OTPK,
+	SC_PROFILE_METADATA, SC_CLOSE_REASON, SC_COUNT
+};
+#define SESSION_COLS                                                          \
+	"txid, state, created, expires, ci_name, euicc_challenge, "           \
+	"server_challenge, svn, eid, matching_id, profile_id, euicc_cert, "   \
+	"eum_cert, euicc_signature1, smdp_signed2, smdp_signature2, "         \
+	"cc_required, has_bound_otpk, bound_otpk, profile_metadata, close_reason"
+
+#define HISTORY_COLS "id, time, txid, eid, profile_id, event, detail"
+
+/* Every statement the store runs after open, prepared once. */
+enum stmt_id {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_SESSION_INSERT, Q_SESSION_UPDATE, Q_SESSION_GET,
+	Q_SWEEP_DELETE, Q_SWEEP_EXPIRE,
+	Q_BINDING_GET, Q_BINDING_PUT, Q_BINDING_DELETE,
+	Q_HISTORY_ADD, Q_HISTORY_ALL, Q_HISTORY_TXID,
+	Q_NOTIF_ADD, Q_NOTIF_COUNT,
+	Q_COUNT
+};
+
+static const char *const stmt_sql[Q_COUNT] = {
+	/* IMMEDIATE takes the write lock up front, so a second writer (thread
+	 * of another handle, or another process) waits in the busy handler
+	 * instead of failing with SQLITE_BUSY half-way through. */
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLS ") VALUES "
+		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+		"?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+	[Q_SESSION_UPDATE] = "UPDATE sessions SET state = ?2, created = ?3, "
+		"expires = ?4, ci_name = ?5, euicc_challenge = ?6, "
+		"server_challenge = ?7, svn = ?8, eid = ?9, matching_id = ?10, "
+		"profile_id = ?11, euicc_cert = ?12, eum_cert = ?13, "
+		"euicc_signature1 = ?14, smdp_signed2 = ?15, smdp_signature2 = ?16, "
+		"cc_required = ?17, has_bound_otpk = ?18, bound_otpk = ?19, "
+		"profile_metadata = ?20, close_reason = ?21 WHERE txid = ?1",
+	[Q_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions WHERE txid = ?1",
+	/* ?1 = cutoff (now - keep_seconds). Anything whose expiry is that old
+	 * is closed already or would be closed by Q_SWEEP_EXPIRE, so it goes
+	 * in one step and every row is counted once. */
+	[Q_SWEEP_DELETE] = "DELETE FROM sessions WHERE expires < ?1",
+	[Q_SWEEP_EXPIRE] = "UPDATE sessions SET state = ?2, close_reason = ?3 "
+		"WHERE expires < ?1 AND state < ?2",
+	[Q_BINDING_GET] = "SELECT eid, profile_id, euicc_otpk, dp_otpk, segments, "
+		"created FROM bindings WHERE eid = ?1 AND profile_id = ?2",
+	/* an upsert rather than INSERT OR REPLACE: REPLACE deletes the row
+	 * first, which would fire ON DELETE actions of later foreign keys */
+	[Q_BINDING_PUT] = "INSERT INTO bindings (eid, profile_id, euicc_otpk, "
+		"dp_otpk, segments, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+		"ON CONFLICT (eid, profile_id) DO UPDATE SET "
+		"euicc_otpk = excluded.euicc_otpk, dp_otpk = excluded.dp_otpk, "
+		"segments = excluded.segments, created = excluded.created",
+	[Q_BINDING_DELETE] = "DELETE FROM bindings WHERE eid = ?1 AND profile_id = ?2",
+	[Q_HISTORY_ADD] = "INSERT INTO history (time, txid, eid, profile_id, "
+		"event, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_HISTORY_ALL] = "SELECT " HISTORY_COLS " FROM history WHERE id > ?1 "
+		"ORDER BY id LIMIT ?2",
+	[Q_HISTORY_TXID] = "SELECT " HISTORY_COLS " FROM history WHERE txid = ?3 "
+		"AND id > ?1 ORDER BY id LIMIT ?2",
+	[Q_NOTIF_ADD] = "INSERT INTO notifications (time, txid, eid, kind, "
+		"seq_number, operation, verified, raw) VALUES "
+		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_NOTIF_COUNT] = "SELECT count(*) FROM notifications",
+};
+
+struct store {
+	sqlite3 *db;
+	/* Guards db, every statement and sqlite3_errmsg: a write is several
+	 * statements (BEGIN, change, COMMIT) that must not interleave with
+	 * another thread's on the same connection. */
+	pthread_mutex_t mu;
+	int version;
+	sqlite3_stmt *q[Q_COUNT];
+};
+
+/* ------------------------------------------------------------------ */
+/* small helpers */
+
+static void set_err(char *err, size_t errsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errsz)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+/* Reset a statement so it can be reused and drop its bindings, which point
+ * at caller memory (SQLITE_STATIC). */
+static void stmt_done(sqlite3_stmt *q)
+{
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+}
+
+/* Step a statement that returns no rows; log on failure. 0 / -1. */
+static int exec_q(struct store *st, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *q = st->q[id];
+	int rc = 0;
+
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+		rc = -1;
+	}
+	stmt_done(q);
+	return rc;
+}
+
+static int tx_begin(struct store *st)
+{
+	return exec_q(st, Q_BEGIN, "begin transaction");
+}
+
+/* Commit; on failure roll back so the connection is usable again. */
+static int tx_commit(struct store *st)
+{
+	if (exec_q(st, Q_COMMIT, "commit") == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(st->db))
+		exec_q(st, Q_ROLLBACK, "rollback");
+	return -1;
+}
+
+static void tx_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		exec_q(st, Q_ROLLBACK, "rollback");
+}
+
+/* Bind a NUL-terminated string that must fit in a char[cap]. */
+static int bind_str(sqlite3_stmt *q, int idx, const char *s, size_t cap)
+{
+	size_t n = strnlen(s, cap);
+
+	if (n == cap)
+		return -1;
+	return sqlite3_bind_text(q, idx, s, (int)n, SQLITE_STATIC) == SQLITE_OK ? 0 : -1;
+}
+
+/* Bind n bytes as a blob (zero-length blob, never NULL, when n is 0). */
+static int bind_bytes(sqlite3_stmt *q, int idx, const void *p, size_t n)
+{
+	if (n > STORE_MAX_BLOB || (n && !p))
+		return -1;
+	return sqlite3_bind_blob(q, idx, n ? p : "", (int)n, SQLITE_STATIC) ==
+		       SQLITE_OK ? 0 : -1;
+}
+
+static int bind_i64(sqlite3_stmt *q, int idx, int64_t v)
+{
+	return sqlite3_bind_int64(q, idx, v) == SQLITE_OK ? 0 : -1;
+}
+
+/* Copy a text column into out[outsz]; NULL reads as "". -1 if too long. */
+static int col_str(sqlite3_stmt *q, int col, char *out, size_t outsz)
+{
+	const unsigned char *t = sqlite3_column_text(q, col);
+	int n = sqlite3_column_bytes(q, col);
+
+	if (n < 0 || (size_t)n >= outsz)
+		return -1;
+	if (n)
+		memcpy(out, t, (size_t)n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* A blob column of exactly n bytes into out. */
+static int col_fixed(sqlite3_stmt *q, int col, uint8_t *out, size_t n)
+{
+	const void *p = sqlite3_column_blob(q, col);
+	int len = sqlite3_column_bytes(q, col);
+
+	if (len < 0 || (size_t)len != n || (n && !p))
+		return -1;
+	if (n)
+		memcpy(out, p, n);
+	return 0;
+}
+
+/* A blob column of at most max bytes into out, length into *len. */
+static int col_var(sqlite3_stmt *q, int col, uint8_t *out, size_t max, size_t *len)
+{
+	const void *p = sqlite3_column_blob(q, col);
+	int n = sqlite3_column_bytes(q, col);
+
+	if (n < 0 || (size_t)n > max || (n && !p))
+		return -1;
+	if (n)
+		memcpy(out, p, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+/* A blob column into a fresh heap buffer (empty blob -> zeroed buf). */
+static int col_buf(sqlite3_stmt *q, int col, struct buf *b)
+{
+	const void *p = sqlite3_column_blob(q, col);
+	int n = sqlite3_column_bytes(q, col);
+
+	buf_free(b);
+	if (n == 0)
+		return 0;
+	if (n < 0 || n > STORE_MAX_BLOB || !p)
+		return -1;
+	return buf_set(b, p, (size_t)n);
+}
+
+/* An integer column that must fit in an int. */
+static int col_int(sqlite3_stmt *q, int col, int *out)
+{
+	sqlite3_int64 v = sqlite3_column_int64(q, col);
+
+	if (v < INT_MIN || v > INT_MAX)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* open, migrations, close */
+
+/* Run the pending migrations, one transaction each. The version is re-read
+ * inside every transaction, so two processes opening the same file at
+ * once cannot apply a migration twice. 0 / -1 with err set. */
+static int migrate(sqlite3 *db, int *version, char *err, size_t errsz)
+{
+	sqlite3_stmt *get = NULL, *set = NULL;
+	char *emsg = NULL;
+	int rc = -1, v = 0, in_tx = 0;
+
+	for (;;) {
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &emsg) != SQLITE_OK)
+			goto fail;
+		in_tx = 1;
+		if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
+				 "id INTEGER PRIMARY KEY CHECK (id = 1), "
+				 "version INTEGER NOT NULL)", NULL, NULL, &emsg) != SQLITE_OK)
+			goto fail;
+		if (!get && sqlite3_prepare_v2(db, "SELECT version FROM schema_version "
+					       "WHERE id = 1", -1, &get, NULL) != SQLITE_OK)
+			goto fail;
+		switch (sqlite3_step(get)) {
+		case SQLITE_ROW:
+			v = sqlite3_column_int(get, 0);
+			break;
+		case SQLITE_DONE:
+			v = 0;
+			break;
+		default:
+			goto fail;
+		}
+		sqlite3_reset(get);
+		if (v < 0 || v > SCHEMA_VERSION) {
+			set_err(err, errsz, "database schema version %d is newer than "
+				"this smdp supports (%d); upgrade smdp or use another "
+				"database file", v, SCHEMA_VERSION);
+			goto out;
+		}
+		if (v == SCHEMA_VERSION)
+			break;
+		if (sqlite3_exec(db, migrations[v], NULL, NULL, &emsg) != SQLITE_OK)
+			goto fail;
+		if (!set && sqlite3_prepare_v2(db, "INSERT INTO schema_version (id, version) "
+					       "VALUES (1, ?1) ON CONFLICT (id) DO UPDATE "
+					       "SET version = excluded.version", -1, &set,
+					       NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_int(set, 1, v + 1);
+		if (sqlite3_step(set) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(set);
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK)
+			goto fail;
+		in_tx = 0;
+		log_info("store: schema migrated to version %d", v + 1);
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK)
+		goto fail;
+	in_tx = 0;
+	*version = v;
+	rc = 0;
+	goto out;
+fail:
+	set_err(err, errsz, "schema migration failed: %s",
+		emsg ? emsg : sqlite3_errmsg(db));
+out:
+	sqlite3_free(emsg);
+	sqlite3_finalize(get);
+	sqlite3_finalize(set);
+	if (in_tx)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* A reason for a failed open that names the likely cause. */
+static void open_reason(const char *path, const char *sqlmsg, char *err, size_t errsz)
+{
+	char dir[512];
+	const char *slash = strrchr(path, '/');
+	struct stat sb;
+
+	if (slash && (size_t)(slash - path) < sizeof(dir)) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		if (dir[0] && stat(dir, &sb) != 0 && errno == ENOENT) {
+			set_err(err, errsz, "cannot open database: directory %s does not "
+				"exist (%s)", dir, sqlmsg);
+			return;
+		}
+	}
+	set_err(err, errsz, "cannot open database %s: %s", path, sqlmsg);
+}
+
+struct store *store_open(const char *path, char *err, size_t errsz)
+{
+	struct store *st = NULL, *ret = NULL;
+	sqlite3_stmt *jm = NULL;
+	const unsigned char *mode;
+	char jmode[16];
+	int mutex_ok = 0;
+
+	if (err && errsz)
+		err[0] = '\0';
+	if (!path || !path[0]) {
+		set_err(err, errsz, "no database path given");
+		goto out;
+	}
+	/* the store's mutex makes the connection safe across threads, but only
+	 * if the library itself was built thread-safe */
+	if (!sqlite3_threadsafe()) {
+		set_err(err, errsz, "SQLite library built without thread support");
+		goto out;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		set_err(err, errsz, "out of memory");
+		goto out;
+	}
+	if (pthread_mutex_init(&st->mu, NULL) != 0) {
+		set_err(err, errsz, "cannot create mutex");
+		goto out;
+	}
+	mutex_ok = 1;
+	/* NOMUTEX: st->mu already serialises every use of the connection */
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		open_reason(path, st->db ? sqlite3_errmsg(st->db) : "out of memory",
+			    err, errsz);
+		goto out;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	if (sqlite3_busy_timeout(st->db, STORE_BUSY_MS) != SQLITE_OK)
+		goto sqlfail;
+	/* journal_mode answers with the mode in force: a file that cannot do
+	 * WAL (e.g. on a filesystem without shared memory) reports another */
+	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) != SQLITE_OK ||
+	    sqlite3_step(jm) != SQLITE_ROW)
+		goto sqlfail;
+	mode = sqlite3_column_text(jm, 0);
+	snprintf(jmode, sizeof(jmode), "%s", mode ? (const char *)mode : "unknown");
+	/* a statement left open would block the migrations' COMMIT */
+	sqlite3_finalize(jm);
+	jm = NULL;
+	if (strcmp(jmode, "wal") != 0 && strcmp(jmode, "memory") != 0) {
+		set_err(err, errsz, "cannot enable WAL on %s (journal mode is %s)", path,
+			jmode);
+		goto out;
+	}
+	/* NORMAL is durable in WAL mode except for the last commits before a
+	 * power loss; the database itself never corrupts */
+	if (sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
+	if (migrate(st->db, &st->version, err, errsz))
+		goto out;
+	for (int i = 0; i < Q_COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &st->q[i], NULL) != SQLITE_OK)
+			goto sqlfail;
+	}
+	ret = st;
+	st = NULL;
+	goto out;
+sqlfail:
+	set_err(err, errsz, "database %s: %s", path, sqlite3_errmsg(st->db));
+out:
+	sqlite3_finalize(jm);
+	if (st) {
+		for (int i = 0; i < Q_COUNT; i++)
+			sqlite3_finalize(st->q[i]);
+		sqlite3_close(st->db);
+		if (mutex_ok)
+			pthread_mutex_destroy(&st->mu);
+		free(st);
+	}
+	return ret;
+}
+
+/* Close the connection (a final WAL checkpoint happens here). No thread may
+ * use st any more. NULL is fine. */
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(st->q[i]);
+	if (sqlite3_close(st->db) != SQLITE_OK)
+		log_error("store: close: %s", sqlite3_errmsg(st->db));
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+int store_schema_version(struct store *st)
+{
+	return st ? st->version : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* sessions */
+
+void session_free(struct session *s)
+{
+	if (!s)
+		return;
+	buf_free(&s->euicc_cert);
+	buf_free(&s->eum_cert);
+	buf_free(&s->smdp_signed2);
+	buf_free(&s->profile_metadata);
+}
+
+static int txid_ok(size_t len)
+{
+	return len >= 1 && len <= SMDP_TXID_LEN;
+}
+
+/* Bind every column of s for Q_SESSION_INSERT / Q_SESSION_UPDATE. Also the
+ * one place a session is validated before it reaches the file. */
+static int bind_session(sqlite3_stmt *q, const struct session *s)
+{
+	if (!txid_ok(s->txid_len) || s->state < SESSION_NONE || s->state > SESSION_CLOSED)
+		return -1;
+	if (bind_bytes(q, SC_TXID + 1, s->txid, s->txid_len) ||
+	    bind_i64(q, SC_STATE + 1, s->state) ||
+	    bind_i64(q, SC_CREATED + 1, s->created) ||
+	    bind_i64(q, SC_EXPIRES + 1, s->expires) ||
+	    bind_str(q, SC_CI_NAME + 1, s->ci_name, sizeof(s->ci_name)) ||
+	    bind_bytes(q, SC_EUICC_CHALLENGE + 1, s->euicc_challenge,
+		       sizeof(s->euicc_challenge)) ||
+	    bind_bytes(q, SC_SERVER_CHALLENGE + 1, s->server_challenge,
+		       sizeof(s->server_challenge)) ||
+	    bind_bytes(q, SC_SVN + 1, s->svn, sizeof(s->svn)) ||
+	    bind_str(q, SC_EID + 1, s->eid, sizeof(s->eid)) ||
+	    bind_str(q, SC_MATCHING_ID + 1, s->matching_id, sizeof(s->matching_id)) ||
+	    bind_str(q, SC_PROFILE_ID + 1, s->profile_id, sizeof(s->profile_id)) ||
+	    bind_bytes(q, SC_EUICC_CERT + 1, s->euicc_cert.p, s->euicc_cert.len) ||
+	    bind_bytes(q, SC_EUM_CERT + 1, s->eum_cert.p, s->eum_cert.len) ||
+	    bind_bytes(q, SC_EUICC_SIGNATURE1 + 1, s->euicc_signature1,
+		       sizeof(s->euicc_signature1)) ||
+	    bind_bytes(q, SC_SMDP_SIGNED2 + 1, s->smdp_signed2.p, s->smdp_signed2.len) ||
+	    bind_bytes(q, SC_SMDP_SIGNATURE2 + 1, s->smdp_signature2,
+		       sizeof(s->smdp_signature2)) ||
+	    bind_i64(q, SC_CC_REQUIRED + 1, s->cc_required) ||
+	    bind_i64(q, SC_HAS_BOUND_OTPK + 1, s->has_bound_otpk) ||
+	    bind_bytes(q, SC_BOUND_OTPK + 1, s->bound_otpk, sizeof(s->bound_otpk)) ||
+	    bind_bytes(q, SC_PROFILE_METADATA + 1, s->profile_metadata.p,
+		       s->profile_metadata.len) ||
+	    bind_i64(q, SC_CLOSE_REASON + 1, s->close_reason))
+		return -1;
+	return 0;
+}
+
+/* Insert or update one session in its own transaction. insert=1: fails if
+ * the txid exists; insert=0: fails if it does not. 0 / -1. */
+static int session_write(struct store *st, const struct session *s, int insert)
+{
+	enum stmt_id id = insert ? Q_SESSION_INSERT : Q_SESSION_UPDATE;
+	const char *what = insert ? "session insert" : "session update";
+	sqlite3_stmt *q;
+	int rc = -1, locked = 0, in_tx = 0, step;
+
+	if (!st || !s)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[id];
+	if (bind_session(q, s)) {
+		log_error("store: %s: invalid session field", what);
+		stmt_done(q);
+		goto out;
+	}
+	if (tx_begin(st)) {
+		stmt_done(q);
+		goto out;
+	}
+	in_tx = 1;
+	step = sqlite3_step(q);
+	if (step != SQLITE_DONE) {
+		if (step == SQLITE_CONSTRAINT_PRIMARYKEY)
+			log_warn("store: %s: transaction id already exists", what);
+		else
+			log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+		stmt_done(q);
+		goto out;
+	}
+	stmt_done(q);
+	if (!insert && sqlite3_changes(st->db) == 0) {
+		log_warn("store: session update: unknown transaction id");
+		goto out;
+	}
+	in_tx = 0;
+	if (tx_commit(st))
+		goto out;
+	rc = 0;
+out:
+	if (in_tx)
+		tx_rollback(st);
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_session_insert(struct store *st, const struct session *s)
+{
+	return session_write(st, s, 1);
+}
+
+int store_session_update(struct store *st, const struct session *s)
+{
+	return session_write(st, s, 0);
+}
+
+/* Fill s from the current row of Q_SESSION_GET. 0 / -1 (row malformed). */
+static int read_session(sqlite3_stmt *q, struct session *s)
+{
+	int state;
+
+	if (col_var(q, SC_TXID, s->txid, sizeof(s->txid), &s->txid_len) ||
+	    col_int(q, SC_STATE, &state) ||
+	    col_str(q, SC_CI_NAME, s->ci_name, sizeof(s->ci_name)) ||
+	    col_fixed(q, SC_EUICC_CHALLENGE, s->euicc_challenge,
+		      sizeof(s->euicc_challenge)) ||
+	    col_fixed(q, SC_SERVER_CHALLENGE, s->server_challenge,
+		      sizeof(s->server_challenge)) ||
+	    col_fixed(q, SC_SVN, s->svn, sizeof(s->svn)) ||
+	    col_str(q, SC_EID, s->eid, sizeof(s->eid)) ||
+	    col_str(q, SC_MATCHING_ID, s->matching_id, sizeof(s->matching_id)) ||
+	    col_str(q, SC_PROFILE_ID, s->profile_id, sizeof(s->profile_id)) ||
+	    col_buf(q, SC_EUICC_CERT, &s->euicc_cert) ||
+	    col_buf(q, SC_EUM_CERT, &s->eum_cert) ||
+	    col_fixed(q, SC_EUICC_SIGNATURE1, s->euicc_signature1,
+		      sizeof(s->euicc_signature1)) ||
+	    col_buf(q, SC_SMDP_SIGNED2, &s->smdp_signed2) ||
+	    col_fixed(q, SC_SMDP_SIGNATURE2, s->smdp_signature2,
+		      sizeof(s->smdp_signature2)) ||
+	    col_int(q, SC_CC_REQUIRED, &s->cc_required) ||
+	    col_int(q, SC_HAS_BOUND_OTPK, &s->has_bound_otpk) ||
+	    col_fixed(q, SC_BOUND_OTPK, s->bound_otpk, sizeof(s->bound_otpk)) ||
+	    col_buf(q, SC_PROFILE_METADATA, &s->profile_metadata) ||
+	    col_int(q, SC_CLOSE_REASON, &s->close_reason))
+		return -1;
+	if (state < SESSION_NONE || state > SESSION_CLOSED)
+		return -1;
+	s->state = (enum session_state)state;
+	s->created = sqlite3_column_int64(q, SC_CREATED);
+	s->expires = sqlite3_column_int64(q, SC_EXPIRES);
+	return 0;
+}
+
+/* out is overwritten (not freed first); on 0 or -1 it is left zeroed. */
+int store_session_get(struct store *st, const uint8_t *txid, size_t txid_len,
+		      struct session *out)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = -1, locked = 0, step;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!st || !out || !txid || !txid_ok(txid_len))
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_SESSION_GET];
+	if (bind_bytes(q, 1, txid, txid_len))
+		goto out;
+	step = sqlite3_step(q);
+	if (step == SQLITE_DONE) {
+		rc = 0;
+		goto out;
+	}
+	if (step != SQLITE_ROW) {
+		log_error("store: session get: %s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	if (read_session(q, out)) {
+		log_error("store: session get: malformed row");
+		session_free(out);
+		memset(out, 0, sizeof(*out));
+		goto out;
+	}
+	rc = 1;
+out:
+	if (q)
+		stmt_done(q);
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Expired means now > expires ("expires: unix time after which calls
+ * fail"). Sessions whose expiry is more than keep_seconds in the past are
+ * deleted whatever their state (an open one would be closed and then be
+ * old enough to delete); the rest of the expired open ones become
+ * CLOSED/CLOSE_EXPIRED. Each changed row counts once. */
+int store_session_sweep(struct store *st, int64_t now, int64_t keep_seconds)
+{
+	int64_t cutoff;
+	int rc = -1, locked = 0, in_tx = 0, changed = 0;
+
+	if (!st)
+		goto out;
+	if (keep_seconds < 0)
+		keep_seconds = 0;
+	cutoff = now < INT64_MIN + keep_seconds ? INT64_MIN : now - keep_seconds;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	if (tx_begin(st))
+		goto out;
+	in_tx = 1;
+	if (bind_i64(st->q[Q_SWEEP_DELETE], 1, cutoff) ||
+	    exec_q(st, Q_SWEEP_DELETE, "session sweep delete"))
+		goto out;
+	changed += sqlite3_changes(st->db);
+	if (bind_i64(st->q[Q_SWEEP_EXPIRE], 1, now) ||
+	    bind_i64(st->q[Q_SWEEP_EXPIRE], 2, SESSION_CLOSED) ||
+	    bind_i64(st->q[Q_SWEEP_EXPIRE], 3, CLOSE_EXPIRED) ||
+	    exec_q(st, Q_SWEEP_EXPIRE, "session sweep expire"))
+		goto out;
+	changed += sqlite3_changes(st->db);
+	in_tx = 0;
+	if (tx_commit(st))
+		goto out;
+	rc = changed;
+out:
+	if (in_tx) {
+		stmt_done(st->q[Q_SWEEP_DELETE]);
+		stmt_done(st->q[Q_SWEEP_EXPIRE]);
+		tx_rollback(st);
+	}
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* bindings (SGP.22 3.1.3.3: a BPP bound to one otPK.EUICC may be resent) */
+
+void binding_free(struct binding *b)
+{
+	if (b)
+		buf_free(&b->segments);
+}
+
+/* out is overwritten (not freed first); on 0 or -1 it is left zeroed. */
+int store_binding_get(struct store *st, const char *eid, const char *profile_id,
+		      struct binding *out)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = -1, locked = 0, step;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!st || !eid || !profile_id || !out)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_BINDING_GET];
+	if (bind_str(q, 1, eid, sizeof(out->eid)) ||
+	    bind_str(q, 2, profile_id, sizeof(out->profile_id)))
+		goto out;
+	step = sqlite3_step(q);
+	if (step == SQLITE_DONE) {
+		rc = 0;
+		goto out;
+	}
+	if (step != SQLITE_ROW) {
+		log_error("store: binding get: %s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	if (col_str(q, 0, out->eid, sizeof(out->eid)) ||
+	    col_str(q, 1, out->profile_id, sizeof(out->profile_id)) ||
+	    col_fixed(q, 2, out->euicc_otpk, sizeof(out->euicc_otpk)) ||
+	    col_fixed(q, 3, out->dp_otpk, sizeof(out->dp_otpk)) ||
+	    col_buf(q, 4, &out->segments)) {
+		log_error("store: binding get: malformed row");
+		binding_free(out);
+		memset(out, 0, sizeof(*out));
+		goto out;
+	}
+	out->created = sqlite3_column_int64(q, 5);
+	rc = 1;
+out:
+	if (q)
+		stmt_done(q);
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Run one prepared write statement (already bound) in its own transaction;
+ * the statement is reset either way. 0 / -1. */
+static int write_one(struct store *st, enum stmt_id id, const char *what)
+{
+	int rc = -1;
+
+	if (tx_begin(st)) {
+		stmt_done(st->q[id]);
+		goto out;
+	}
+	if (exec_q(st, id, what)) {
+		tx_rollback(st);
+		goto out;
+	}
+	if (tx_commit(st))
+		goto out;
+	rc = 0;
+out:
+	return rc;
+}
+
+int store_binding_put(struct store *st, const struct binding *b)
+{
+	sqlite3_stmt *q;
+	int rc = -1, locked = 0;
+
+	if (!st || !b)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_BINDING_PUT];
+	if (bind_str(q, 1, b->eid, sizeof(b->eid)) ||
+	    bind_str(q, 2, b->profile_id, sizeof(b->profile_id)) ||
+	    bind_bytes(q, 3, b->euicc_otpk, sizeof(b->euicc_otpk)) ||
+	    bind_bytes(q, 4, b->dp_otpk, sizeof(b->dp_otpk)) ||
+	    bind_bytes(q, 5, b->segments.p, b->segments.len) ||
+	    bind_i64(q, 6, b->created)) {
+		log_error("store: binding put: invalid binding field");
+		stmt_done(q);
+		goto out;
+	}
+	rc = write_one(st, Q_BINDING_PUT, "binding put");
+out:
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Deleting a binding that does not exist is not an error: 0. */
+int store_binding_delete(struct store *st, const char *eid, const char *profile_id)
+{
+	sqlite3_stmt *q;
+	int rc = -1, locked = 0;
+
+	if (!st || !eid || !profile_id)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_BINDING_DELETE];
+	if (bind_str(q, 1, eid, SMDP_EID_LEN + 1) ||
+	    bind_str(q, 2, profile_id, SMDP_MAX_ID + 1)) {
+		log_error("store: binding delete: invalid key");
+		stmt_done(q);
+		goto out;
+	}
+	rc = write_one(st, Q_BINDING_DELETE, "binding delete");
+out:
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* history */
+
+int store_history_add(struct store *st, const struct history_event *e)
+{
+	sqlite3_stmt *q;
+	int rc = -1, locked = 0;
+
+	if (!st || !e)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_HISTORY_ADD];
+	if (e->txid_len > sizeof(e->txid) ||
+	    bind_i64(q, 1, e->time) ||
+	    bind_bytes(q, 2, e->txid, e->txid_len) ||
+	    bind_str(q, 3, e->eid, sizeof(e->eid)) ||
+	    bind_str(q, 4, e->profile_id, sizeof(e->profile_id)) ||
+	    bind_str(q, 5, e->event, sizeof(e->event)) ||
+	    bind_str(q, 6, e->detail, sizeof(e->detail))) {
+		log_error("store: history add: invalid event field");
+		stmt_done(q);
+		goto out;
+	}
+	rc = write_one(st, Q_HISTORY_ADD, "history add");
+out:
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Events come in insertion order (events are appended as they happen, so
+ * this is oldest first). The callback runs without the store lock held and
+ * may call the store; rows added meanwhile may or may not be seen.
+ * 0 / -1 (a failure after some callbacks leaves those delivered). */
+int store_history_each(struct store *st, const uint8_t *txid, size_t txid_len,
+		       void (*cb)(void *arg, const struct history_event *e), void *arg)
+{
+	struct history_event *batch = NULL;
+	sqlite3_stmt *q = NULL;
+	int64_t last = 0;
+	size_t n;
+	int rc = -1, locked = 0, step;
+
+	if (!st || !cb || (txid && txid_len > SMDP_TXID_LEN))
+		goto out;
+	batch = calloc(STORE_HISTORY_BATCH, sizeof(*batch));
+	if (!batch)
+		goto out;
+	q = st->q[txid ? Q_HISTORY_TXID : Q_HISTORY_ALL];
+	do {
+		n = 0;
+		pthread_mutex_lock(&st->mu);
+		locked = 1;
+		if (bind_i64(q, 1, last) || bind_i64(q, 2, STORE_HISTORY_BATCH) ||
+		    (txid && bind_bytes(q, 3, txid, txid_len)))
+			goto out;
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			struct history_event *e = &batch[n];
+
+			memset(e, 0, sizeof(*e));
+			last = sqlite3_column_int64(q, 0);
+			e->time = sqlite3_column_int64(q, 1);
+			if (col_var(q, 2, e->txid, sizeof(e->txid), &e->txid_len) ||
+			    col_str(q, 3, e->eid, sizeof(e->eid)) ||
+			    col_str(q, 4, e->profile_id, sizeof(e->profile_id)) ||
+			    col_str(q, 5, e->event, sizeof(e->event)) ||
+			    col_str(q, 6, e->detail, sizeof(e->detail))) {
+				log_error("store: history: malformed row");
+				goto out;
+			}
+			n++;
+		}
+		if (step != SQLITE_DONE) {
+			log_error("store: history: %s", sqlite3_errmsg(st->db));
+			goto out;
+		}
+		stmt_done(q);
+		pthread_mutex_unlock(&st->mu);
+		locked = 0;
+		for (size_t i = 0; i < n; i++)
+			cb(arg, &batch[i]);
+	} while (n == STORE_HISTORY_BATCH);
+	rc = 0;
+out:
+	if (locked) {
+		stmt_done(q);
+		pthread_mutex_unlock(&st->mu);
+	}
+	free(batch);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* notifications (handleNotification, SGP.22 5.6.4) */
+
+int store_notification_add(struct store *st, const struct notification_row *n)
+{
+	sqlite3_stmt *q;
+	int rc = -1, locked = 0;
+
+	if (!st || !n)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_NOTIF_ADD];
+	if (n->txid_len > sizeof(n->txid) ||
+	    bind_i64(q, 1, n->time) ||
+	    bind_bytes(q, 2, n->txid, n->txid_len) ||
+	    bind_str(q, 3, n->eid, sizeof(n->eid)) ||
+	    bind_i64(q, 4, n->kind) ||
+	    bind_i64(q, 5, n->seq_number) ||
+	    bind_i64(q, 6, n->operation) ||
+	    bind_i64(q, 7, n->verified) ||
+	    bind_bytes(q, 8, n->raw.p, n->raw.len)) {
+		log_error("store: notification add: invalid field");
+		stmt_done(q);
+		goto out;
+	}
+	rc = write_one(st, Q_NOTIF_ADD, "notification add");
+out:
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Count, or -1 on error. */
+int store_notification_count(struct store *st)
+{
+	sqlite3_stmt *q = NULL;
+	sqlite3_int64 v;
+	int rc = -1, locked = 0;
+
+	if (!st)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_NOTIF_COUNT];
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		log_error("store: notification count: %s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	v = sqlite3_column_int64(q, 0);
+	rc = v > INT_MAX ? INT_MAX : (int)v;
+out:
+	if (q)
+		stmt_done(q);
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}

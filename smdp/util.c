@@ -1,0 +1,223 @@
+/* util.c - heap buffers, hex, base64 and file helpers shared by every module. */
+#include "smdp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_free(struct buf *b)
+{
+	if (!b)
+		return;
+	free(b->p);
+	b->p = NULL;
+	b->len = 0;
+}
+
+void buf_wipe(struct buf *b)
+{
+	if (!b)
+		return;
+	if (b->p) {
+		volatile uint8_t *v = b->p;
+		for (size_t i = 0; i < b->len; i++)
+			v[i] = 0;
+	}
+	buf_free(b);
+}
+
+int buf_set(struct buf *b, const void *p, size_t n)
+{
+	uint8_t *q = malloc(n ? n : 1);
+
+	if (!q)
+		return -1;
+	if (n)
+		memcpy(q, p, n);
+	free(b->p);
+	b->p = q;
+	b->len = n;
+	return 0;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+	uint8_t *q;
+
+	if (n == 0)
+		return 0;
+	q = realloc(b->p, b->len + n);
+	if (!q)
+		return -1;
+	memcpy(q + b->len, p, n);
+	b->p = q;
+	b->len += n;
+	return 0;
+}
+
+int hex_encode(const uint8_t *in, size_t n, char *out, size_t outsz)
+{
+	static const char digits[] = "0123456789ABCDEF";
+
+	if (outsz < 2 * n + 1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return (int)(2 * n);
+}
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode(const char *in, uint8_t *out, size_t outsz)
+{
+	size_t len = strlen(in);
+
+	if (len % 2 || len / 2 > outsz)
+		return -1;
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hex_val(in[2 * i]), lo = hex_val(in[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (int)(len / 2);
+}
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *b64_encode(const uint8_t *in, size_t n)
+{
+	size_t olen = 4 * ((n + 2) / 3);
+	char *out = malloc(olen + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		*o++ = b64_alphabet[v >> 18 & 63];
+		*o++ = b64_alphabet[v >> 12 & 63];
+		*o++ = i + 1 < n ? b64_alphabet[v >> 6 & 63] : '=';
+		*o++ = i + 2 < n ? b64_alphabet[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int b64_val(char c)
+{
+	const char *p;
+
+	if (c == '\0')
+		return -1;
+	p = strchr(b64_alphabet, c);
+	return p ? (int)(p - b64_alphabet) : -1;
+}
+
+int b64_decode(const char *in, size_t slen, struct buf *out)
+{
+	struct buf tmp = { 0 };
+	size_t pad = 0, olen;
+	int rc = -1;
+
+	if (slen % 4)
+		goto out;
+	if (slen >= 1 && in[slen - 1] == '=')
+		pad++;
+	if (slen >= 2 && in[slen - 2] == '=')
+		pad++;
+	olen = slen / 4 * 3 - pad;
+	tmp.p = malloc(olen ? olen : 1);
+	if (!tmp.p)
+		goto out;
+	tmp.len = olen;
+	for (size_t i = 0, o = 0; i < slen; i += 4) {
+		int v[4];
+		int last = (i + 4 == slen);
+		for (int k = 0; k < 4; k++) {
+			if (last && in[i + k] == '=' && k >= 4 - (int)pad)
+				v[k] = 0;
+			else if ((v[k] = b64_val(in[i + k])) < 0)
+				goto out;
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		uint8_t bytes[3] = { (uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w };
+		size_t take = last ? 3 - pad : 3;
+		/* reject non-canonical trailing bits */
+		if (last && pad == 1 && (w & 0xff))
+			goto out;
+		if (last && pad == 2 && (w & 0xffff))
+			goto out;
+		memcpy(tmp.p + o, bytes, take);
+		o += take;
+	}
+	buf_free(out);
+	*out = tmp;
+	tmp.p = NULL;
+	rc = 0;
+out:
+	buf_free(&tmp);
+	return rc;
+}
+
+int file_read(const char *path, size_t max, struct buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf tmp = { 0 };
+	uint8_t chunk[8192];
+	size_t n;
+	int rc = -1, saved;
+
+	if (!f)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (tmp.len + n > max) {
+			errno = EFBIG;
+			goto out;
+		}
+		if (buf_append(&tmp, chunk, n))
+			goto out;
+	}
+	if (ferror(f))
+		goto out;
+	if (!tmp.p && buf_set(&tmp, "", 0))
+		goto out;
+	buf_free(out);
+	*out = tmp;
+	tmp.p = NULL;
+	rc = 0;
+out:
+	saved = errno;
+	fclose(f);
+	buf_free(&tmp);
+	errno = saved;
+	return rc;
+}
+
+int mem_neq(const void *a, const void *b, size_t n)
+{
+	const volatile uint8_t *x = a, *y = b;
+	uint8_t d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d != 0;
+}
