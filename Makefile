@@ -28,7 +28,7 @@ CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/obj/%.o)
 ASN1_OBJS   := $(ASN1_SRCS:$(ASN1_GEN_DIR)/%.c=$(BUILD)/asn1/%.o)
 SHIM        := $(BUILD)/libssl.so
 # The shim must come first so that civetweb's dlopen("libssl.so") finds it.
-SHIM_LINK    = -L$(BUILD) -Wl,--no-as-needed $(SHIM) -Wl,--as-needed
+SHIM_LINK    = -Wl,--no-as-needed $(SHIM) -Wl,--as-needed
 RPATH_BIN   := -Wl,-rpath,'$$ORIGIN'
 RPATH_TEST  := -Wl,-rpath,'$$ORIGIN/..'
 

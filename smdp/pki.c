@@ -71,14 +71,22 @@ static int check_dp_cert(const struct pki_set *s, const crypto_cert *c, const cr
 static int load_set(struct pki_set *s, const char *dir, const char *name, char *err,
 		    size_t errsz)
 {
-	char path[1024], oid2[SMDP_MAX_OID + 1];
+	char path[1100], oid2[SMDP_MAX_OID + 1];
 	int n;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(path, sizeof(path), "%s/ci.der", dir);
+	if (!exists(path)) {
+		snprintf(path, sizeof(path), "%s/ci.pem", dir);
+		if (!exists(path))
+			return 0;   /* not a CI directory (README, expired/, ...) */
+	}
 	s->ci = load_cert(dir, "ci");
-	if (!s->ci)
-		return 0;
+	if (!s->ci) {
+		snprintf(err, errsz, "%s: cannot read the CI certificate", name);
+		return -1;
+	}
 	n = crypto_cert_ski(s->ci, s->ci_id.id, sizeof(s->ci_id.id));
 	if (n <= 0) {
 		snprintf(err, errsz, "%s: CI certificate has no subjectKeyIdentifier", name);
@@ -114,8 +122,13 @@ static int load_set(struct pki_set *s, const char *dir, const char *name, char *
 			 oid2);
 		return -1;
 	}
-	snprintf(s->dptls_cert, sizeof(s->dptls_cert), "%s/dptls.der", dir);
-	snprintf(s->dptls_key, sizeof(s->dptls_key), "%s/dptls.key.pem", dir);
+	if ((size_t)snprintf(s->dptls_cert, sizeof(s->dptls_cert), "%.490s/dptls.der", dir) >=
+		    sizeof(s->dptls_cert) ||
+	    (size_t)snprintf(s->dptls_key, sizeof(s->dptls_key), "%.490s/dptls.key.pem", dir) >=
+		    sizeof(s->dptls_key)) {
+		snprintf(err, errsz, "%s: path too long", name);
+		return -1;
+	}
 	return 1;
 }
 
@@ -129,6 +142,7 @@ int pki_load(struct pki *p, const char *dir, char *err, size_t errsz)
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char **names = NULL, path[1024];
+	/* path holds dir/name; longer ones are refused below */
 	size_t nn = 0;
 	int rc = -1;
 

@@ -63,6 +63,7 @@ static int load_one(struct profile *p, const char *dir, const char *file, char *
 {
 	size_t len = strlen(file);
 	char ptype[101];
+	uint8_t hdr_iccid[10];
 
 	memset(p, 0, sizeof(*p));
 	if (len - 4 > SMDP_MAX_ID) {
@@ -76,10 +77,14 @@ static int load_one(struct profile *p, const char *dir, const char *file, char *
 			 SMDP_MAX_PROFILE);
 		return -1;
 	}
-	if (saip_header(p->upp.p, p->upp.len, p->meta.iccid, ptype, sizeof(ptype))) {
+	if (saip_header(p->upp.p, p->upp.len, hdr_iccid, ptype, sizeof(ptype))) {
 		snprintf(err, errsz, "%s: no ProfileHeader with an ICCID at the start", p->path);
 		return -1;
 	}
+	/* The header holds the ICCID digits in order (89 00 01 ...); metadata
+	 * carries it as coded in EF.ICCID, nibble-swapped (SGP.22 Iccid type). */
+	for (int i = 0; i < 10; i++)
+		p->meta.iccid[i] = (uint8_t)(hdr_iccid[i] << 4 | hdr_iccid[i] >> 4);
 	/* Metadata defaults from the package itself (SGP.22 5.5.3 fields). */
 	snprintf(p->meta.spn, sizeof(p->meta.spn), "smdp test operator");
 	snprintf(p->meta.name, sizeof(p->meta.name), "%s", p->id);

@@ -811,8 +811,9 @@ struct profile_set {
 	struct profile *v;
 	size_t n;
 };
-/* Read the ICCID (10 bytes, as in EF.ICCID) and profileType of the
- * ProfileHeader, the first ProfileElement (SAIP 8.1). 0 / -1. */
+/* Read the ICCID (10 bytes as the header codes it: BCD digits in order,
+ * F-padded, e.g. 89 00 01 ...) and profileType of the ProfileHeader, the
+ * first ProfileElement (SAIP 8.1). 0 / -1. */
 int saip_header(const uint8_t *upp, size_t n, uint8_t iccid[10], char *profile_type,
 		size_t ptsz);
 /* Load every *.der in dir as a profile. 0 / -1 with a reason. */

@@ -1,0 +1,625 @@
+/* main.c - smdp-client command line: a software LPA + eUICC that downloads
+ * a profile from an SM-DP+ over ES9+ (SGP.22 v2.5) for tests and demos. */
+#include "client.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define EX_OK      0
+#define EX_CLIENT  1   /* the client found a problem */
+#define EX_SERVER  2   /* the SM-DP+ reported a failure */
+#define EX_USAGE   64
+
+#define PATH_LEN 512
+
+static const char usage_text[] =
+"usage: smdp-client download --ac AC [options]\n"
+"       smdp-client info [--pki DIR ...]\n"
+"\n"
+"A software LPA and eUICC (SGP.22 v2.5): runs initiateAuthentication,\n"
+"authenticateClient, getBoundProfilePackage and handleNotification against an\n"
+"SM-DP+, verifying everything an eUICC verifies and recovering the profile.\n"
+"Progress goes to stderr; stdout gets one final line:\n"
+"  result: ok <calls> iccid=<ICCID> profile=<n> bytes[ match=yes]   (exit 0)\n"
+"  result: failed <function> <subjectCode>/<reasonCode> <message>  (exit 2)\n"
+"  result: error <what>                                            (exit 1)\n"
+"<calls> counts the ES9+ functions that succeeded. Usage errors exit 64.\n"
+"\n"
+"Connection:\n"
+"  --ac AC              activation code LPA:1$host[:port]$matchingId[$...]\n"
+"                       (\"LPA:\" optional); host[:port] is sent as smdpAddress\n"
+"  --matching-id ID     matchingId to send instead of the AC's ('' = present\n"
+"                       but empty); without either, matchingId is absent\n"
+"  --connect IP[:PORT]  TCP destination (like curl --resolve); SNI, Host and\n"
+"                       the certificate check still use the AC host\n"
+"  --tls-ca FILE        CA to verify the TLS server with (default: the CI\n"
+"                       certificate; '' = no verification)\n"
+"  --brainpool          offer brainpoolP256r1 over TLS 1.2 (automatic when the\n"
+"                       CI is on brainpool)\n"
+"  --timeout MS         connect/read timeout (default 30000)\n"
+"\n"
+"eUICC credentials and announced capabilities:\n"
+"  --pki DIR            test PKI directory (default certs/sgp26-nist): uses\n"
+"                       DIR/ci.der, DIR/euicc/euicc.der, euicc.key.pem, eum.der\n"
+"  --ci FILE            CI certificate the eUICC trusts\n"
+"  --euicc-cert FILE, --euicc-key FILE, --eum-cert FILE\n"
+"  --ci-list-sign HEX[,HEX]    euiccCiPKIdListForSigning ('' = empty list)\n"
+"  --ci-list-verify HEX[,HEX]  euiccCiPKIdListForVerification\n"
+"                       (default for both: the CI's subjectKeyIdentifier)\n"
+"  --svn X.Y.Z          SGP.22 version in EUICCInfo1/2 (default 2.5.0)\n"
+"  --cc CODE            confirmation code, hashed when ccRequiredFlag is set\n"
+"\n"
+"Checks and outcome:\n"
+"  --expect FILE        compare the recovered profile with FILE byte for byte\n"
+"  --cancel REASON[@STEP]  cancelSession instead of going on; STEP 'auth'\n"
+"                       (default: after authenticateClient) or 'bpp' (after\n"
+"                       getBoundProfilePackage, instead of loading it);\n"
+"                       REASON: a number or endUserRejection, postponed,\n"
+"                       timeout, pprNotAllowed, metadataMismatch,\n"
+"                       loadBppExecutionError, undefinedReason\n"
+"  --cancel-oid OID     smdpOid in the cancel (default: CERT.DPauth's)\n"
+"  --cancel-bad-signature  corrupt euiccCancelSessionSignature\n"
+"  --retry              after the first attempt (typically --cancel), run a\n"
+"                       second full download in the same process; the eUICC\n"
+"                       keeps otSK.EUICC and reuses it if the SM-DP+ announces\n"
+"                       it (bppEuiccOtpk). Misbehaviour options apply to the\n"
+"                       first attempt only; <calls> counts both.\n"
+"  --pir-error CMD:REASON  send errorResult{bppCommandId, errorReason} in the\n"
+"                       PIR even though the profile loaded (numbers or names:\n"
+"                       initialiseSecureChannel configureISDP storeMetadata\n"
+"                       storeMetadata2 replaceSessionKeys loadProfileElements)\n"
+"  --skip-pir           do not send the ProfileInstallationResult\n"
+"\n"
+"Misbehaviour (each corrupts one thing, for negative tests of the SM-DP+):\n"
+"  --bad-signature1     corrupt euiccSignature1\n"
+"  --bad-signature2     corrupt euiccSignature2\n"
+"  --wrong-challenge    alter serverChallenge inside euiccSigned1\n"
+"  --wrong-txid         send an unknown transactionId to authenticateClient\n"
+"  --smdp-address ADDR  send ADDR as smdpAddress instead of the AC's\n"
+"  --no-verify-server   skip the eUICC's checks of SM-DP+ certificates and\n"
+"                       signatures (debugging only)\n"
+"\n"
+"When the eUICC refuses something it answers with an error object that the\n"
+"LPA forwards (authenticateClient / getBoundProfilePackage error forms, or an\n"
+"errorResult PIR); a metadata mismatch leads to cancelSession(metadataMismatch).\n"
+"The result is then 'error'.\n"
+"\n"
+"  -v, --verbose        print the JSON exchanged (and debug logs)\n"
+"  -h, --help           this text\n";
+
+enum opt_id {
+	O_AC = 256, O_MATCHING_ID, O_CONNECT, O_TLS_CA, O_BRAINPOOL, O_TIMEOUT, O_PKI, O_CI,
+	O_EUICC_CERT, O_EUICC_KEY, O_EUM_CERT, O_CI_LIST_SIGN, O_CI_LIST_VERIFY, O_SVN, O_CC,
+	O_EXPECT, O_CANCEL, O_CANCEL_OID, O_CANCEL_BAD_SIG, O_RETRY, O_PIR_ERROR, O_SKIP_PIR,
+	O_BAD_SIG1, O_BAD_SIG2, O_WRONG_CHALLENGE, O_WRONG_TXID, O_SMDP_ADDRESS, O_NO_VERIFY,
+};
+
+static const struct option long_opts[] = {
+	{ "ac", required_argument, NULL, O_AC },
+	{ "matching-id", required_argument, NULL, O_MATCHING_ID },
+	{ "connect", required_argument, NULL, O_CONNECT },
+	{ "tls-ca", required_argument, NULL, O_TLS_CA },
+	{ "brainpool", no_argument, NULL, O_BRAINPOOL },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "pki", required_argument, NULL, O_PKI },
+	{ "ci", required_argument, NULL, O_CI },
+	{ "euicc-cert", required_argument, NULL, O_EUICC_CERT },
+	{ "euicc-key", required_argument, NULL, O_EUICC_KEY },
+	{ "eum-cert", required_argument, NULL, O_EUM_CERT },
+	{ "ci-list-sign", required_argument, NULL, O_CI_LIST_SIGN },
+	{ "ci-list-verify", required_argument, NULL, O_CI_LIST_VERIFY },
+	{ "svn", required_argument, NULL, O_SVN },
+	{ "cc", required_argument, NULL, O_CC },
+	{ "expect", required_argument, NULL, O_EXPECT },
+	{ "cancel", required_argument, NULL, O_CANCEL },
+	{ "cancel-oid", required_argument, NULL, O_CANCEL_OID },
+	{ "cancel-bad-signature", no_argument, NULL, O_CANCEL_BAD_SIG },
+	{ "retry", no_argument, NULL, O_RETRY },
+	{ "pir-error", required_argument, NULL, O_PIR_ERROR },
+	{ "skip-pir", no_argument, NULL, O_SKIP_PIR },
+	{ "bad-signature1", no_argument, NULL, O_BAD_SIG1 },
+	{ "bad-signature2", no_argument, NULL, O_BAD_SIG2 },
+	{ "wrong-challenge", no_argument, NULL, O_WRONG_CHALLENGE },
+	{ "wrong-txid", no_argument, NULL, O_WRONG_TXID },
+	{ "smdp-address", required_argument, NULL, O_SMDP_ADDRESS },
+	{ "no-verify-server", no_argument, NULL, O_NO_VERIFY },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Named values of the small INTEGER enums the options take. */
+struct named { const char *name; long value; };
+
+static const struct named cancel_reasons[] = {
+	{ "endUserRejection", 0 }, { "postponed", 1 }, { "timeout", 2 }, { "pprNotAllowed", 3 },
+	{ "metadataMismatch", 4 }, { "loadBppExecutionError", 5 }, { "undefinedReason", 127 },
+	{ NULL, 0 },
+};
+static const struct named bpp_commands[] = {
+	{ "initialiseSecureChannel", 0 }, { "configureISDP", 1 }, { "storeMetadata", 2 },
+	{ "storeMetadata2", 3 }, { "replaceSessionKeys", 4 }, { "loadProfileElements", 5 },
+	{ NULL, 0 },
+};
+static const struct named error_reasons[] = {
+	{ "incorrectInputValues", 1 }, { "invalidSignature", 2 }, { "invalidTransactionId", 3 },
+	{ "unsupportedCrtValues", 4 }, { "unsupportedRemoteOperationType", 5 },
+	{ "unsupportedProfileClass", 6 }, { "scp03tStructureError", 7 },
+	{ "scp03tSecurityError", 8 }, { "installFailedDueToIccidAlreadyExistsOnEuicc", 9 },
+	{ "installFailedDueToInsufficientMemoryForProfile", 10 },
+	{ "installFailedDueToInterruption", 11 }, { "installFailedDueToPEProcessingError", 12 },
+	{ "installFailedDueToDataMismatch", 13 }, { "testProfileInstallFailedDueToInvalidNaaKey", 14 },
+	{ "pprNotAllowed", 15 }, { "installFailedDueToUnknownError", 127 },
+	{ NULL, 0 },
+};
+
+/* Everything the command line sets. */
+struct cli {
+	char pki[PATH_LEN];
+	char ci[PATH_LEN], euicc_cert[PATH_LEN], euicc_key[PATH_LEN], eum_cert[PATH_LEN];
+	char tls_ca[PATH_LEN];
+	int tls_ca_set;
+	const char *ac;
+	const char *connect;
+	int brainpool;
+	int timeout_ms;
+	int retry;
+	struct euicc_cfg ecfg;
+	struct lpa_opts lo;
+};
+
+/* A number (decimal) or one of the names in t. 0 / -1. */
+static int parse_named(const char *s, size_t len, const struct named *t, long *out)
+{
+	char *end;
+	long v;
+
+	for (; t->name; t++)
+		if (strlen(t->name) == len && !strncasecmp(s, t->name, len)) {
+			*out = t->value;
+			return 0;
+		}
+	if (len == 0 || len > 10)
+		return -1;
+	v = strtol(s, &end, 10);
+	if (end != s + len || v < 0 || v > 255)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "HEX[,HEX]" into a CI key id list ("" = empty list). 0 / -1. */
+static int parse_ci_list(const char *s, struct ci_id *ids, size_t *n)
+{
+	char item[2 * 32 + 2];
+	const char *p = s, *comma;
+	size_t len;
+	int k;
+
+	*n = 0;
+	while (*p) {
+		comma = strchr(p, ',');
+		len = comma ? (size_t)(comma - p) : strlen(p);
+		if (*n >= SMDP_MAX_CI_IDS || len == 0 || len >= sizeof(item))
+			return -1;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		k = hex_decode(item, ids[*n].id, sizeof(ids[*n].id));
+		if (k <= 0)
+			return -1;
+		ids[(*n)++].len = (size_t)k;
+		p += len + (comma ? 1 : 0);
+		if (comma && !*p)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_svn(const char *s, uint8_t svn[3])
+{
+	unsigned a, b, c;
+	char tail;
+
+	if (sscanf(s, "%u.%u.%u%c", &a, &b, &c, &tail) != 3 || a > 255 || b > 255 || c > 255)
+		return -1;
+	svn[0] = (uint8_t)a;
+	svn[1] = (uint8_t)b;
+	svn[2] = (uint8_t)c;
+	return 0;
+}
+
+/* "host[:port]" / "[v6]:port" into host and port (0 when absent). 0 / -1. */
+static int split_host_port(const char *s, char *host, size_t hostsz, int *port)
+{
+	const char *colon, *hend;
+	char *end;
+	long p;
+
+	*port = 0;
+	if (*s == '[') {
+		hend = strchr(s, ']');
+		if (!hend)
+			return -1;
+		colon = hend[1] == ':' ? hend + 1 : NULL;
+		if (hend[1] && !colon)
+			return -1;
+		s++;
+	} else {
+		colon = strrchr(s, ':');
+		hend = colon ? colon : s + strlen(s);
+	}
+	if (hend == s || (size_t)(hend - s) >= hostsz)
+		return -1;
+	memcpy(host, s, (size_t)(hend - s));
+	host[hend - s] = '\0';
+	if (colon) {
+		p = strtol(colon + 1, &end, 10);
+		if (*end || end == colon + 1 || p < 1 || p > 65535)
+			return -1;
+		*port = (int)p;
+	}
+	return 0;
+}
+
+/* Activation code (SGP.22 4.1): [LPA:]1$SM-DP+ address$AC token[$...].
+ * An empty or missing token leaves matchingId absent. 0 / -1. */
+static int parse_ac(const char *ac, struct lpa_opts *lo)
+{
+	const char *p = ac, *d1, *d2;
+	size_t len;
+
+	if (!strncasecmp(p, "LPA:", 4))
+		p += 4;
+	if (strncmp(p, "1$", 2))
+		return -1;
+	p += 2;
+	d1 = strchr(p, '$');
+	len = d1 ? (size_t)(d1 - p) : strlen(p);
+	if (len == 0 || len > SMDP_MAX_ADDRESS)
+		return -1;
+	memcpy(lo->smdp_address, p, len);
+	lo->smdp_address[len] = '\0';
+	if (!d1)
+		return 0;
+	p = d1 + 1;
+	d2 = strchr(p, '$');
+	len = d2 ? (size_t)(d2 - p) : strlen(p);
+	if (len > SMDP_MAX_MATCHING_ID)
+		return -1;
+	if (len && !lo->has_matching_id) {
+		memcpy(lo->matching_id, p, len);
+		lo->matching_id[len] = '\0';
+		lo->has_matching_id = 1;
+	}
+	return 0;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "smdp-client: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see smdp-client --help)\n");
+	return EX_USAGE;
+}
+
+/* Parse argv into c. Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct cli *c)
+{
+	const char *at, *colon, *ci = NULL, *ecert = NULL, *ekey = NULL, *eum = NULL;
+	long v;
+	int opt;
+
+	snprintf(c->pki, sizeof(c->pki), "certs/sgp26-nist");
+	c->ecfg.svn[0] = 2;
+	c->ecfg.svn[1] = 5;
+	c->ecfg.svn[2] = 0;
+	c->ecfg.tac[0] = 0x35;   /* TAC 35290611 */
+	c->ecfg.tac[1] = 0x29;
+	c->ecfg.tac[2] = 0x06;
+	c->ecfg.tac[3] = 0x11;
+	while ((opt = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case O_AC:
+			c->ac = optarg;
+			break;
+		case O_MATCHING_ID:
+			if (strlen(optarg) > SMDP_MAX_MATCHING_ID)
+				return usage_error("--matching-id too long");
+			snprintf(c->lo.matching_id, sizeof(c->lo.matching_id), "%s", optarg);
+			c->lo.has_matching_id = 1;
+			break;
+		case O_CONNECT:
+			c->connect = optarg;
+			break;
+		case O_TLS_CA:
+			snprintf(c->tls_ca, sizeof(c->tls_ca), "%s", optarg);
+			c->tls_ca_set = 1;
+			break;
+		case O_BRAINPOOL:
+			c->brainpool = 1;
+			break;
+		case O_TIMEOUT:
+			v = strtol(optarg, NULL, 10);
+			if (v <= 0 || v > 3600000)
+				return usage_error("bad --timeout '%s'", optarg);
+			c->timeout_ms = (int)v;
+			break;
+		case O_PKI:
+			snprintf(c->pki, sizeof(c->pki), "%s", optarg);
+			break;
+		case O_CI:
+			ci = optarg;
+			break;
+		case O_EUICC_CERT:
+			ecert = optarg;
+			break;
+		case O_EUICC_KEY:
+			ekey = optarg;
+			break;
+		case O_EUM_CERT:
+			eum = optarg;
+			break;
+		case O_CI_LIST_SIGN:
+			if (parse_ci_list(optarg, c->ecfg.ci_sign, &c->ecfg.n_ci_sign))
+				return usage_error("bad --ci-list-sign '%s'", optarg);
+			c->ecfg.ci_sign_set = 1;
+			break;
+		case O_CI_LIST_VERIFY:
+			if (parse_ci_list(optarg, c->ecfg.ci_verif, &c->ecfg.n_ci_verif))
+				return usage_error("bad --ci-list-verify '%s'", optarg);
+			c->ecfg.ci_verif_set = 1;
+			break;
+		case O_SVN:
+			if (parse_svn(optarg, c->ecfg.svn))
+				return usage_error("bad --svn '%s' (want X.Y.Z)", optarg);
+			break;
+		case O_CC:
+			c->lo.cc = optarg;
+			break;
+		case O_EXPECT:
+			c->lo.expect = optarg;
+			break;
+		case O_CANCEL:
+			at = strchr(optarg, '@');
+			if (parse_named(optarg, at ? (size_t)(at - optarg) : strlen(optarg),
+					cancel_reasons, &c->lo.cancel_reason))
+				return usage_error("bad --cancel reason in '%s'", optarg);
+			if (at && !strcmp(at + 1, "bpp"))
+				c->lo.cancel_after_bpp = 1;
+			else if (at && strcmp(at + 1, "auth"))
+				return usage_error("bad --cancel step in '%s' (auth or bpp)", optarg);
+			c->lo.cancel = 1;
+			break;
+		case O_CANCEL_OID:
+			if (strlen(optarg) > SMDP_MAX_OID)
+				return usage_error("--cancel-oid too long");
+			c->lo.cancel_oid = optarg;
+			break;
+		case O_CANCEL_BAD_SIG:
+			c->ecfg.bad_cancel_signature = 1;
+			break;
+		case O_RETRY:
+			c->retry = 1;
+			break;
+		case O_PIR_ERROR:
+			colon = strchr(optarg, ':');
+			if (!colon ||
+			    parse_named(optarg, (size_t)(colon - optarg), bpp_commands, &c->lo.pir_bpp_cmd) ||
+			    parse_named(colon + 1, strlen(colon + 1), error_reasons, &c->lo.pir_reason))
+				return usage_error("bad --pir-error '%s' (want CMD:REASON)", optarg);
+			c->lo.pir_error = 1;
+			break;
+		case O_SKIP_PIR:
+			c->lo.skip_pir = 1;
+			break;
+		case O_BAD_SIG1:
+			c->ecfg.bad_signature1 = 1;
+			break;
+		case O_BAD_SIG2:
+			c->ecfg.bad_signature2 = 1;
+			break;
+		case O_WRONG_CHALLENGE:
+			c->ecfg.wrong_challenge = 1;
+			break;
+		case O_WRONG_TXID:
+			c->lo.wrong_txid = 1;
+			break;
+		case O_SMDP_ADDRESS:
+			if (strlen(optarg) > SMDP_MAX_ADDRESS)
+				return usage_error("--smdp-address too long");
+			snprintf(c->lo.override_address, sizeof(c->lo.override_address), "%s", optarg);
+			break;
+		case O_NO_VERIFY:
+			c->ecfg.no_verify_server = 1;
+			break;
+		case 'v':
+			c->lo.verbose = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EX_OK;
+		default:
+			return usage_error("unknown option");
+		}
+	}
+	/* --pki fills whatever was not given file by file */
+	snprintf(c->ci, sizeof(c->ci), "%s", ci ? ci : "");
+	if (!ci && (size_t)snprintf(c->ci, sizeof(c->ci), "%s/ci.der", c->pki) >= sizeof(c->ci))
+		return usage_error("--pki path too long");
+	snprintf(c->euicc_cert, sizeof(c->euicc_cert), "%s", ecert ? ecert : "");
+	if (!ecert)
+		snprintf(c->euicc_cert, sizeof(c->euicc_cert), "%.480s/euicc/euicc.der", c->pki);
+	snprintf(c->euicc_key, sizeof(c->euicc_key), "%s", ekey ? ekey : "");
+	if (!ekey)
+		snprintf(c->euicc_key, sizeof(c->euicc_key), "%.480s/euicc/euicc.key.pem", c->pki);
+	snprintf(c->eum_cert, sizeof(c->eum_cert), "%s", eum ? eum : "");
+	if (!eum)
+		snprintf(c->eum_cert, sizeof(c->eum_cert), "%.480s/euicc/eum.der", c->pki);
+	if (!c->tls_ca_set)
+		snprintf(c->tls_ca, sizeof(c->tls_ca), "%s", c->ci);
+	c->ecfg.ci_cert = c->ci;
+	c->ecfg.euicc_cert = c->euicc_cert;
+	c->ecfg.euicc_key = c->euicc_key;
+	c->ecfg.eum_cert = c->eum_cert;
+	return -1;
+}
+
+static int print_result(const struct lpa_result *r)
+{
+	switch (r->outcome) {
+	case LPA_OK:
+		printf("result: ok %d iccid=%s profile=%zu bytes%s\n", r->calls,
+		       r->iccid[0] ? r->iccid : "-", r->profile_len,
+		       r->expect_match ? " match=yes" : "");
+		return EX_OK;
+	case LPA_FAILED:
+		printf("result: failed %s %s/%s %s\n", r->function, r->subject, r->reason, r->message);
+		return EX_SERVER;
+	default:
+		printf("result: error %s\n", r->message);
+		return EX_CLIENT;
+	}
+}
+
+static int client_error(const char *what)
+{
+	printf("result: error %s\n", what);
+	return EX_CLIENT;
+}
+
+/* `info`: what the eUICC would announce, for setting up orders. */
+static int cmd_info(struct cli *c)
+{
+	struct euicc e;
+	struct buf info1 = { 0 };
+	char err[600] = "", hex[2 * 512 + 1], ski[2 * 32 + 1];
+	int rc;
+
+	if (euicc_open(&e, &c->ecfg, err, sizeof(err)))
+		return client_error(err);
+	hex_encode(e.ci_ski.id, e.ci_ski.len, ski, sizeof(ski));
+	if (euicc_get_info1(&e, &info1) || hex_encode(info1.p, info1.len, hex, sizeof(hex)) < 0) {
+		rc = client_error("cannot encode EUICCInfo1");
+	} else {
+		printf("eid %s\nci-ski %s\ncurve %s\neuiccInfo1 %s\n", e.eid, ski,
+		       crypto_curve_name(e.curve), hex);
+		rc = EX_OK;
+	}
+	buf_free(&info1);
+	euicc_close(&e);
+	return rc;
+}
+
+static int cmd_download(struct cli *c)
+{
+	struct euicc e;
+	struct httpc_cfg hc;
+	struct httpc *h = NULL;
+	struct lpa_result res;
+	struct lpa_opts first;
+	char err[600] = "", host[256];
+	int port = 0, cport = 0, opened = 0, rc;
+
+	memset(&res, 0, sizeof(res));
+	memset(&hc, 0, sizeof(hc));
+	if (!c->ac)
+		return usage_error("download needs --ac");
+	if (parse_ac(c->ac, &c->lo))
+		return usage_error("bad activation code '%s' (want LPA:1$host[:port]$matchingId)", c->ac);
+	if (split_host_port(c->lo.smdp_address, host, sizeof(host), &port))
+		return usage_error("bad SM-DP+ address in the AC '%s'", c->ac);
+	snprintf(hc.server_name, sizeof(hc.server_name), "%s", host);
+	snprintf(hc.host, sizeof(hc.host), "%s", host);
+	hc.port = port ? port : 443;
+	if (c->connect) {
+		if (split_host_port(c->connect, host, sizeof(host), &cport))
+			return usage_error("bad --connect '%s'", c->connect);
+		snprintf(hc.host, sizeof(hc.host), "%s", host);
+		if (cport)
+			hc.port = cport;
+	}
+	if (euicc_open(&e, &c->ecfg, err, sizeof(err))) {
+		rc = client_error(err);
+		goto out;
+	}
+	opened = 1;
+	if ((size_t)snprintf(hc.ca_file, sizeof(hc.ca_file), "%s", c->tls_ca) >= sizeof(hc.ca_file)) {
+		rc = client_error("--tls-ca path too long");
+		goto out;
+	}
+	/* OpenSSL 3.0 does brainpool only over TLS 1.2 */
+	hc.brainpool = c->brainpool || e.curve == CURVE_BRAINPOOL_P256R1;
+	hc.tls12_only = hc.brainpool;
+	hc.timeout_ms = c->timeout_ms;
+	log_info("eUICC EID %s, CI on %s; SM-DP+ %s via %s:%d (TLS name %s%s)", e.eid,
+		 crypto_curve_name(e.curve), c->lo.smdp_address, hc.host, hc.port, hc.server_name,
+		 hc.brainpool ? ", brainpool/TLS 1.2" : "");
+	if (!(h = httpc_new(&hc))) {
+		rc = client_error("cannot set up the HTTPS client (TLS CA file?)");
+		goto out;
+	}
+	lpa_download(h, &e, &c->lo, &res);
+	if (c->retry) {
+		log_info("first attempt ended: %s %s", res.outcome == LPA_OK ? "ok" :
+			 res.outcome == LPA_FAILED ? "failed" : "error", res.message);
+		/* second attempt: same eUICC (keeps otSK), no misbehaviour */
+		first = c->lo;
+		first.cancel = 0;
+		first.wrong_txid = 0;
+		first.pir_error = 0;
+		first.skip_pir = 0;
+		first.override_address[0] = '\0';
+		e.cfg.bad_signature1 = e.cfg.bad_signature2 = e.cfg.wrong_challenge = 0;
+		e.cfg.bad_cancel_signature = 0;
+		lpa_download(h, &e, &first, &res);
+	}
+	rc = print_result(&res);
+out:
+	httpc_free(h);
+	if (opened)
+		euicc_close(&e);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	const char *cmd;
+	int rc;
+
+	if (!c)
+		return EX_CLIENT;
+	/* a leading command word; options may come before or after it */
+	rc = parse_args(argc, argv, c);
+	if (rc >= 0)
+		goto out;
+	if (optind >= argc) {
+		rc = usage_error("a command is needed: download or info");
+		goto out;
+	}
+	cmd = argv[optind];
+	if (optind + 1 < argc) {
+		rc = usage_error("unexpected argument '%s'", argv[optind + 1]);
+		goto out;
+	}
+	log_set_level(c->lo.verbose ? LOG_DEBUG : LOG_INFO);
+	if (!strcmp(cmd, "download"))
+		rc = cmd_download(c);
+	else if (!strcmp(cmd, "info"))
+		rc = cmd_info(c);
+	else
+		rc = usage_error("unknown command '%s'", cmd);
+out:
+	free(c);
+	return rc;
+}

@@ -1,0 +1,972 @@
+/* crypto.c - the OpenSSL 3.0 seam: EC keys (SGP.22 2.6.5), ECDSA r||s, ECDH, X9.63 KDF, AES, CMAC and X.509 helpers. */
+#include "smdp.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/objects.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+/* Largest PEM file we read for one certificate (base64 plus text around it). */
+#define CRYPTO_MAX_PEM_FILE (16 * 1024)
+/* Largest private key PEM file. */
+#define CRYPTO_MAX_KEY_FILE (16 * 1024)
+/* SGP.22 v3 permittedEins extension (SEQUENCE OF PrintableString). */
+#define OID_PERMITTED_EINS "2.23.146.1.2.2.0"
+
+struct crypto_key {
+	EVP_PKEY *pk;
+};
+
+struct crypto_cert {
+	X509 *x;
+	uint8_t *der;    /* the bytes we were given, exactly */
+	size_t der_len;
+};
+
+/* Log the first queued OpenSSL error at debug level and empty the queue:
+ * a stale error left on a worker thread would confuse SSL_get_error() in
+ * the TLS code that runs on the same thread later. */
+static void ossl_fail(const char *what)
+{
+	unsigned long e = ERR_peek_error();
+	char msg[256];
+
+	if (e) {
+		ERR_error_string_n(e, msg, sizeof(msg));
+		log_debug("crypto: %s: %s", what, msg);
+	} else {
+		log_debug("crypto: %s failed", what);
+	}
+	ERR_clear_error();
+}
+
+static const char *curve_group(enum crypto_curve c)
+{
+	switch (c) {
+	case CURVE_NIST_P256:
+		return "prime256v1";
+	case CURVE_BRAINPOOL_P256R1:
+		return "brainpoolP256r1";
+	default:
+		return NULL;
+	}
+}
+
+static enum crypto_curve pkey_curve(const EVP_PKEY *pk)
+{
+	char name[64];
+
+	if (!pk || !EVP_PKEY_is_a(pk, "EC"))
+		return CURVE_NONE;
+	if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, name,
+					    sizeof(name), NULL)) {
+		ERR_clear_error();
+		return CURVE_NONE;
+	}
+	if (!strcasecmp(name, "prime256v1") || !strcasecmp(name, "P-256") ||
+	    !strcasecmp(name, "secp256r1"))
+		return CURVE_NIST_P256;
+	if (!strcasecmp(name, "brainpoolP256r1"))
+		return CURVE_BRAINPOOL_P256R1;
+	return CURVE_NONE;
+}
+
+static crypto_key *key_wrap(EVP_PKEY *pk)
+{
+	crypto_key *k;
+
+	if (!pk)
+		return NULL;
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		EVP_PKEY_free(pk);
+		return NULL;
+	}
+	k->pk = pk;
+	return k;
+}
+
+const char *crypto_curve_name(enum crypto_curve c)
+{
+	switch (c) {
+	case CURVE_NIST_P256:
+		return "NIST P-256";
+	case CURVE_BRAINPOOL_P256R1:
+		return "brainpoolP256r1";
+	default:
+		return "none";
+	}
+}
+
+int crypto_random(uint8_t *out, size_t n)
+{
+	if (n > INT_MAX)
+		return -1;
+	if (n == 0)
+		return 0;
+	if (RAND_bytes(out, (int)n) != 1) {
+		ossl_fail("RAND_bytes");
+		return -1;
+	}
+	return 0;
+}
+
+/* On an internal failure (out of memory) out is zeroed: callers compare
+ * hashes, and a zero hash will not match anything real. */
+void crypto_sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+		   uint8_t out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int olen = 0;
+
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    (alen && EVP_DigestUpdate(ctx, a, alen) != 1) ||
+	    (blen && EVP_DigestUpdate(ctx, b, blen) != 1) ||
+	    EVP_DigestFinal_ex(ctx, out, &olen) != 1 || olen != 32) {
+		ossl_fail("sha256");
+		memset(out, 0, 32);
+	}
+	EVP_MD_CTX_free(ctx);
+}
+
+void crypto_cleanse(void *p, size_t n)
+{
+	if (p && n)
+		OPENSSL_cleanse(p, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys */
+
+crypto_key *crypto_key_load(const char *path)
+{
+	struct buf pem = { 0 };
+	BIO *bio = NULL;
+	EVP_PKEY *pk = NULL;
+	crypto_key *k = NULL;
+
+	if (file_read(path, CRYPTO_MAX_KEY_FILE, &pem)) {
+		log_error("crypto: cannot read key %s", path);
+		goto out;
+	}
+	if (pem.len > INT_MAX || !(bio = BIO_new_mem_buf(pem.p, (int)pem.len)))
+		goto out;
+	/* skips an "EC PARAMETERS" block in front of the key, as in SGP.26 files */
+	pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	if (!pk) {
+		ossl_fail("PEM_read_bio_PrivateKey");
+		log_error("crypto: no private key in %s", path);
+		goto out;
+	}
+	if (pkey_curve(pk) == CURVE_NONE) {
+		log_error("crypto: key %s is not on NIST P-256 or brainpoolP256r1", path);
+		goto out;
+	}
+	k = key_wrap(pk);
+	pk = NULL;
+out:
+	EVP_PKEY_free(pk);
+	BIO_free(bio);
+	buf_wipe(&pem);
+	return k;
+}
+
+crypto_key *crypto_key_generate(enum crypto_curve c)
+{
+	const char *group = curve_group(c);
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pk = NULL;
+	crypto_key *k = NULL;
+
+	if (!group)
+		goto out;
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!ctx || EVP_PKEY_keygen_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_group_name(ctx, group) != 1 ||
+	    EVP_PKEY_keygen(ctx, &pk) != 1) {
+		ossl_fail("EC keygen");
+		goto out;
+	}
+	k = key_wrap(pk);
+	pk = NULL;
+out:
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(ctx);
+	return k;
+}
+
+/* The group name and the point are only read by OpenSSL; OSSL_PARAM has no
+ * const variant, so copy them into local storage rather than cast. */
+crypto_key *crypto_key_from_point(enum crypto_curve c, const uint8_t *pt, size_t len)
+{
+	const char *group = curve_group(c);
+	char gname[32];
+	uint8_t point[SMDP_POINT_LEN];
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx = NULL, *chk = NULL;
+	EVP_PKEY *pk = NULL;
+	crypto_key *k = NULL;
+
+	if (!group || !pt || len != SMDP_POINT_LEN || pt[0] != 0x04)
+		goto out;
+	snprintf(gname, sizeof(gname), "%s", group);
+	memcpy(point, pt, sizeof(point));
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, gname, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point,
+						      sizeof(point));
+	params[2] = OSSL_PARAM_construct_end();
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		ossl_fail("EVP_PKEY_fromdata");
+		goto out;
+	}
+	/* fromdata already refuses off-curve points; the explicit check also
+	 * covers the point at infinity and the subgroup order */
+	chk = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+	if (!chk || EVP_PKEY_public_check(chk) != 1) {
+		ossl_fail("EVP_PKEY_public_check");
+		goto out;
+	}
+	k = key_wrap(pk);
+	pk = NULL;
+out:
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_CTX_free(chk);
+	return k;
+}
+
+int crypto_key_point(const crypto_key *k, uint8_t out[SMDP_POINT_LEN])
+{
+	BIGNUM *x = NULL, *y = NULL;
+	int rc = -1;
+
+	if (!k || pkey_curve(k->pk) == CURVE_NONE)
+		goto out;
+	/* X and Y separately: the encoded PUB_KEY follows the key's point
+	 * format, which may be compressed for keys read from files */
+	if (!EVP_PKEY_get_bn_param(k->pk, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
+	    !EVP_PKEY_get_bn_param(k->pk, OSSL_PKEY_PARAM_EC_PUB_Y, &y)) {
+		ossl_fail("get EC point");
+		goto out;
+	}
+	out[0] = 0x04;
+	if (BN_bn2binpad(x, out + 1, 32) != 32 || BN_bn2binpad(y, out + 33, 32) != 32)
+		goto out;
+	rc = 0;
+out:
+	BN_free(x);
+	BN_free(y);
+	return rc;
+}
+
+enum crypto_curve crypto_key_curve(const crypto_key *k)
+{
+	return k ? pkey_curve(k->pk) : CURVE_NONE;
+}
+
+int crypto_key_matches_cert(const crypto_key *priv, const crypto_cert *cert)
+{
+	EVP_PKEY *pub;
+	EVP_PKEY_CTX *ctx = NULL;
+	int rc = 0;
+
+	if (!priv || !cert)
+		goto out;
+	pub = X509_get0_pubkey(cert->x);
+	if (!pub || EVP_PKEY_eq(pub, priv->pk) != 1)
+		goto out;
+	/* the public part stored in a key file is not checked on load: make
+	 * sure the private scalar really produces it */
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv->pk, NULL);
+	if (!ctx || EVP_PKEY_pairwise_check(ctx) != 1)
+		goto out;
+	rc = 1;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
+void crypto_key_free(crypto_key *k)
+{
+	if (!k)
+		return;
+	EVP_PKEY_free(k->pk);
+	free(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* ECDSA, ECDH, KDF */
+
+int crypto_sign(const crypto_key *k, const uint8_t *msg, size_t n,
+		uint8_t sig[SMDP_SIG_LEN])
+{
+	EVP_MD_CTX *md = NULL;
+	ECDSA_SIG *es = NULL;
+	uint8_t *der = NULL;
+	const uint8_t *p;
+	const BIGNUM *r, *s;
+	size_t derlen = 0;
+	int rc = -1;
+
+	if (!k || pkey_curve(k->pk) == CURVE_NONE)
+		goto out;
+	md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k->pk) != 1 ||
+	    EVP_DigestSign(md, NULL, &derlen, msg, n) != 1) {
+		ossl_fail("EVP_DigestSignInit");
+		goto out;
+	}
+	der = malloc(derlen);
+	if (!der || EVP_DigestSign(md, der, &derlen, msg, n) != 1) {
+		ossl_fail("EVP_DigestSign");
+		goto out;
+	}
+	/* OpenSSL gives DER; SGP.22 carries the raw r||s of BSI TR-03111 */
+	p = der;
+	es = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
+	if (!es || p != der + derlen) {
+		ossl_fail("d2i_ECDSA_SIG");
+		goto out;
+	}
+	ECDSA_SIG_get0(es, &r, &s);
+	if (BN_bn2binpad(r, sig, 32) != 32 || BN_bn2binpad(s, sig + 32, 32) != 32)
+		goto out;
+	rc = 0;
+out:
+	ECDSA_SIG_free(es);
+	free(der);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+int crypto_verify(const crypto_key *k, const uint8_t *msg, size_t n,
+		  const uint8_t *sig, size_t siglen)
+{
+	EVP_MD_CTX *md = NULL;
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *s = NULL;
+	uint8_t *der = NULL;
+	int derlen, v, rc = -1;
+
+	if (!k || pkey_curve(k->pk) == CURVE_NONE)
+		goto out;
+	if (!sig || siglen != SMDP_SIG_LEN) {
+		rc = 0;
+		goto out;
+	}
+	es = ECDSA_SIG_new();
+	r = BN_bin2bn(sig, 32, NULL);
+	s = BN_bin2bn(sig + 32, 32, NULL);
+	if (!es || !r || !s || ECDSA_SIG_set0(es, r, s) != 1)
+		goto out;
+	r = s = NULL; /* owned by es now */
+	derlen = i2d_ECDSA_SIG(es, &der);
+	if (derlen <= 0)
+		goto out;
+	md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k->pk) != 1)
+		goto out;
+	v = EVP_DigestVerify(md, der, (size_t)derlen, msg, n);
+	/* a well-formed signature that does not verify is "invalid", not an error */
+	rc = v == 1 ? 1 : 0;
+out:
+	if (rc != 1)
+		ossl_fail("ECDSA verify");
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+int crypto_ecdh(const crypto_key *priv, const crypto_key *peer, uint8_t z[32])
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	uint8_t secret[66];
+	size_t slen = sizeof(secret);
+	enum crypto_curve c;
+	int rc = -1;
+
+	if (!priv || !peer)
+		goto out;
+	c = pkey_curve(priv->pk);
+	if (c == CURVE_NONE || c != pkey_curve(peer->pk))
+		goto out;
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv->pk, NULL);
+	/* set_peer also validates the peer's public key */
+	if (!ctx || EVP_PKEY_derive_init(ctx) != 1 ||
+	    EVP_PKEY_derive_set_peer(ctx, peer->pk) != 1 ||
+	    EVP_PKEY_derive(ctx, secret, &slen) != 1 || slen != 32) {
+		ossl_fail("ECDH");
+		goto out;
+	}
+	memcpy(z, secret, 32);
+	rc = 0;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+/* OpenSSL only reads the octet-string parameters; the casts drop const for
+ * OSSL_PARAM's sake, nothing is written through them. */
+int crypto_x963_kdf(const uint8_t *z, size_t zlen, const uint8_t *info,
+		    size_t infolen, uint8_t *out, size_t outlen)
+{
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *ctx = NULL;
+	OSSL_PARAM params[4], *p = params;
+	char digest[] = "SHA256";
+	int rc = -1;
+
+	if (!z || !zlen || !out || !outlen)
+		goto out;
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)z, zlen);
+	if (info && infolen)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
+							 infolen);
+	*p = OSSL_PARAM_construct_end();
+	kdf = EVP_KDF_fetch(NULL, "X963KDF", NULL);
+	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	if (!ctx || EVP_KDF_derive(ctx, out, outlen, params) != 1) {
+		ossl_fail("X963KDF");
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* AES and CMAC */
+
+static int aes_run(const EVP_CIPHER *cipher, int enc, const uint8_t key[16],
+		   const uint8_t *iv, const uint8_t *in, size_t n, uint8_t *out)
+{
+	EVP_CIPHER_CTX *ctx = NULL;
+	int l1 = 0, l2 = 0, rc = -1;
+
+	if (n % 16 || n > INT_MAX - 16)
+		goto out;
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx || EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, enc) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
+	    EVP_CipherUpdate(ctx, out, &l1, in, (int)n) != 1 ||
+	    EVP_CipherFinal_ex(ctx, out + l1, &l2) != 1 || (size_t)(l1 + l2) != n) {
+		ossl_fail("AES");
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+int crypto_aes_cbc_encrypt(const uint8_t key[16], const uint8_t iv[16],
+			   const uint8_t *in, size_t n, uint8_t *out)
+{
+	return aes_run(EVP_aes_128_cbc(), 1, key, iv, in, n, out);
+}
+
+int crypto_aes_cbc_decrypt(const uint8_t key[16], const uint8_t iv[16],
+			   const uint8_t *in, size_t n, uint8_t *out)
+{
+	return aes_run(EVP_aes_128_cbc(), 0, key, iv, in, n, out);
+}
+
+int crypto_aes_ecb_block(const uint8_t key[16], const uint8_t in[16], uint8_t out[16])
+{
+	return aes_run(EVP_aes_128_ecb(), 1, key, NULL, in, 16, out);
+}
+
+int crypto_cmac(const uint8_t key[16], const uint8_t *msg, size_t n, uint8_t out[16])
+{
+	EVP_MAC *mac = NULL;
+	EVP_MAC_CTX *ctx = NULL;
+	OSSL_PARAM params[2];
+	char cipher[] = "AES-128-CBC";
+	size_t olen = 0;
+	int rc = -1;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	mac = EVP_MAC_fetch(NULL, "CMAC", NULL);
+	ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	if (!ctx || EVP_MAC_init(ctx, key, 16, params) != 1 ||
+	    (n && EVP_MAC_update(ctx, msg, n) != 1) ||
+	    EVP_MAC_final(ctx, out, &olen, 16) != 1 || olen != 16) {
+		ossl_fail("CMAC");
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Certificates */
+
+crypto_cert *crypto_cert_from_der(const uint8_t *der, size_t n)
+{
+	crypto_cert *c = NULL;
+	const uint8_t *p = der;
+	X509 *x = NULL;
+
+	if (!der || n == 0 || n > SMDP_MAX_CERT)
+		goto out;
+	x = d2i_X509(NULL, &p, (long)n);
+	if (!x) {
+		ossl_fail("d2i_X509");
+		goto out;
+	}
+	if (p != der + n) /* trailing bytes after the certificate */
+		goto out;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->der = malloc(n))) {
+		free(c);
+		c = NULL;
+		goto out;
+	}
+	memcpy(c->der, der, n);
+	c->der_len = n;
+	c->x = x;
+	x = NULL;
+out:
+	X509_free(x);
+	return c;
+}
+
+crypto_cert *crypto_cert_load(const char *path)
+{
+	struct buf file = { 0 };
+	crypto_cert *c = NULL;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	uint8_t *der = NULL;
+	int derlen;
+
+	if (file_read(path, CRYPTO_MAX_PEM_FILE, &file)) {
+		log_error("crypto: cannot read certificate %s", path);
+		goto out;
+	}
+	/* a DER certificate starts with its SEQUENCE tag; anything else is PEM */
+	if (file.len > 0 && file.p[0] == 0x30) {
+		c = crypto_cert_from_der(file.p, file.len);
+		goto out;
+	}
+	if (file.len > INT_MAX || !(bio = BIO_new_mem_buf(file.p, (int)file.len)))
+		goto out;
+	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (!x) {
+		ossl_fail("PEM_read_bio_X509");
+		goto out;
+	}
+	derlen = i2d_X509(x, &der);
+	if (derlen <= 0)
+		goto out;
+	c = crypto_cert_from_der(der, (size_t)derlen);
+out:
+	if (!c)
+		log_error("crypto: no certificate in %s", path);
+	OPENSSL_free(der);
+	X509_free(x);
+	BIO_free(bio);
+	buf_free(&file);
+	return c;
+}
+
+const uint8_t *crypto_cert_der(const crypto_cert *c, size_t *len)
+{
+	if (!c) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = c->der_len;
+	return c->der;
+}
+
+void crypto_cert_free(crypto_cert *c)
+{
+	if (!c)
+		return;
+	X509_free(c->x);
+	free(c->der);
+	free(c);
+}
+
+crypto_key *crypto_cert_pubkey(const crypto_cert *c)
+{
+	EVP_PKEY *pk;
+
+	if (!c || !(pk = X509_get_pubkey(c->x))) {
+		ERR_clear_error();
+		return NULL;
+	}
+	return key_wrap(pk);
+}
+
+enum crypto_curve crypto_cert_curve(const crypto_cert *c)
+{
+	return c ? pkey_curve(X509_get0_pubkey(c->x)) : CURVE_NONE;
+}
+
+static int copy_octets(const ASN1_OCTET_STRING *os, uint8_t *out, size_t outsz)
+{
+	int len;
+
+	if (!os)
+		return 0;
+	len = ASN1_STRING_length(os);
+	if (len < 0 || (size_t)len > outsz)
+		return -1;
+	memcpy(out, ASN1_STRING_get0_data(os), (size_t)len);
+	return len;
+}
+
+int crypto_cert_ski(const crypto_cert *c, uint8_t *out, size_t outsz)
+{
+	return c ? copy_octets(X509_get0_subject_key_id(c->x), out, outsz) : -1;
+}
+
+int crypto_cert_aki(const crypto_cert *c, uint8_t *out, size_t outsz)
+{
+	return c ? copy_octets(X509_get0_authority_key_id(c->x), out, outsz) : -1;
+}
+
+int crypto_cert_signed_by(const crypto_cert *c, const crypto_cert *issuer)
+{
+	EVP_PKEY *pk;
+	int v;
+
+	if (!c || !issuer || !(pk = X509_get0_pubkey(issuer->x))) {
+		ERR_clear_error();
+		return -1;
+	}
+	/* X509_verify gives -1 for e.g. a key of another curve: for the
+	 * caller that is simply "not signed by this issuer" */
+	v = X509_verify(c->x, pk);
+	ERR_clear_error();
+	return v == 1 ? 1 : 0;
+}
+
+int crypto_cert_validity(const crypto_cert *c, time_t now)
+{
+	time_t t = now;
+	int nb, na;
+
+	if (!c)
+		return -1;
+	/* X509_cmp_time: -1 if the certificate time is <= t, 1 if later,
+	 * 0 on error; same boundary rule as OpenSSL's chain verification */
+	nb = X509_cmp_time(X509_get0_notBefore(c->x), &t);
+	na = X509_cmp_time(X509_get0_notAfter(c->x), &t);
+	if (nb == 0 || na == 0)
+		return -1;
+	if (nb > 0)
+		return 2;
+	if (na < 0)
+		return 1;
+	return 0;
+}
+
+time_t crypto_cert_not_after(const crypto_cert *c)
+{
+	struct tm tm;
+
+	if (!c || ASN1_TIME_to_tm(X509_get0_notAfter(c->x), &tm) != 1) {
+		ERR_clear_error();
+		return (time_t)-1;
+	}
+	return timegm(&tm);
+}
+
+int crypto_cert_has_policy(const crypto_cert *c, const char *oid)
+{
+	CERTIFICATEPOLICIES *pols = NULL;
+	ASN1_OBJECT *want = NULL;
+	int found = 0;
+
+	if (!c || !oid)
+		goto out;
+	want = OBJ_txt2obj(oid, 1);
+	pols = X509_get_ext_d2i(c->x, NID_certificate_policies, NULL, NULL);
+	if (!want || !pols)
+		goto out;
+	for (int i = 0; i < sk_POLICYINFO_num(pols); i++) {
+		const POLICYINFO *pi = sk_POLICYINFO_value(pols, i);
+		if (pi && !OBJ_cmp(pi->policyid, want)) {
+			found = 1;
+			break;
+		}
+	}
+out:
+	CERTIFICATEPOLICIES_free(pols);
+	ASN1_OBJECT_free(want);
+	ERR_clear_error();
+	return found;
+}
+
+long crypto_cert_key_usage(const crypto_cert *c)
+{
+	if (!c)
+		return -1;
+	/* X509_get_key_usage reports "all bits" when the extension is absent */
+	if (!(X509_get_extension_flags(c->x) & EXFLAG_KUSAGE))
+		return -1;
+	return (long)(X509_get_key_usage(c->x) & 0xffff);
+}
+
+int crypto_cert_is_ca(const crypto_cert *c)
+{
+	BASIC_CONSTRAINTS *bc;
+	int ca = 0;
+
+	if (!c)
+		return 0;
+	bc = X509_get_ext_d2i(c->x, NID_basic_constraints, NULL, NULL);
+	if (bc && bc->ca)
+		ca = 1;
+	BASIC_CONSTRAINTS_free(bc);
+	ERR_clear_error();
+	return ca;
+}
+
+/* Copy a printable ASN.1 string into out, NUL-terminated; -1 if it is
+ * empty, too long, or holds bytes outside printable ASCII. */
+static int copy_printable(const ASN1_STRING *s, char *out, size_t outsz)
+{
+	const unsigned char *d;
+	int len;
+
+	if (!s || !out || outsz == 0)
+		return -1;
+	d = ASN1_STRING_get0_data(s);
+	len = ASN1_STRING_length(s);
+	if (len <= 0 || (size_t)len >= outsz)
+		return -1;
+	for (int i = 0; i < len; i++)
+		if (d[i] < 0x20 || d[i] > 0x7e)
+			return -1;
+	memcpy(out, d, (size_t)len);
+	out[len] = '\0';
+	return 0;
+}
+
+int crypto_cert_subject_serial(const crypto_cert *c, char *out, size_t outsz)
+{
+	const X509_NAME *name;
+	int idx;
+
+	if (!c)
+		return -1;
+	name = X509_get_subject_name(c->x);
+	idx = X509_NAME_get_index_by_NID(name, NID_serialNumber, -1);
+	if (idx < 0)
+		return -1;
+	return copy_printable(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)), out,
+			      outsz);
+}
+
+int crypto_cert_san_rid(const crypto_cert *c, char *out, size_t outsz)
+{
+	GENERAL_NAMES *gens = NULL;
+	int rc = -1;
+
+	if (!c || !out || outsz == 0 || outsz > INT_MAX)
+		goto out;
+	gens = X509_get_ext_d2i(c->x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		int len;
+		if (g->type != GEN_RID)
+			continue;
+		/* no_name=1: always the dotted form, never "sm-dp" style names */
+		len = OBJ_obj2txt(out, (int)outsz, g->d.registeredID, 1);
+		if (len > 0 && (size_t)len < outsz)
+			rc = 0;
+		break;
+	}
+out:
+	if (rc && out && outsz)
+		out[0] = '\0';
+	GENERAL_NAMES_free(gens);
+	ERR_clear_error();
+	return rc;
+}
+
+int crypto_cert_san_dns(const crypto_cert *c, const char *name)
+{
+	GENERAL_NAMES *gens = NULL;
+	size_t nlen;
+	int found = 0;
+
+	if (!c || !name)
+		goto out;
+	nlen = strlen(name);
+	gens = X509_get_ext_d2i(c->x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const char *d;
+		if (g->type != GEN_DNS)
+			continue;
+		d = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+		/* the length check also rejects names with an embedded NUL */
+		if ((size_t)ASN1_STRING_length(g->d.dNSName) == nlen &&
+		    !strncasecmp(d, name, nlen)) {
+			found = 1;
+			break;
+		}
+	}
+out:
+	GENERAL_NAMES_free(gens);
+	ERR_clear_error();
+	return found;
+}
+
+/* An EID prefix is 1..32 decimal digits. */
+static int add_prefix(const ASN1_STRING *s, char (*out)[SMDP_EID_LEN + 1], size_t max,
+		      size_t *count)
+{
+	char tmp[SMDP_EID_LEN + 1];
+
+	if (copy_printable(s, tmp, sizeof(tmp)))
+		return -1;
+	for (const char *q = tmp; *q; q++)
+		if (*q < '0' || *q > '9')
+			return -1;
+	/* more prefixes than the caller has room for: fail closed, since a
+	 * short list would read as "fewer permitted ranges" at best and as
+	 * "no restriction" (count 0) at worst */
+	if (*count >= max)
+		return -1;
+	snprintf(out[*count], SMDP_EID_LEN + 1, "%s", tmp);
+	(*count)++;
+	return 0;
+}
+
+int crypto_cert_eid_prefixes(const crypto_cert *c, char (*out)[SMDP_EID_LEN + 1],
+			     size_t max)
+{
+	NAME_CONSTRAINTS *nc = NULL;
+	ASN1_OBJECT *eins_oid = NULL;
+	STACK_OF(ASN1_TYPE) *eins = NULL;
+	size_t count = 0;
+	int crit = 0, idx, rc = -1;
+
+	if (!c)
+		goto out;
+	/* SGP.26 / SGP.22 v2 variant O: nameConstraints permittedSubtrees
+	 * directoryName { ..., serialNumber = <EID prefix> } */
+	nc = X509_get_ext_d2i(c->x, NID_name_constraints, &crit, NULL);
+	if (!nc && crit != -1)
+		goto out; /* present but undecodable, or repeated */
+	for (int i = 0; nc && i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); i++) {
+		const GENERAL_SUBTREE *st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i);
+		const X509_NAME *dn;
+		if (!st->base || st->base->type != GEN_DIRNAME)
+			continue;
+		dn = st->base->d.directoryName;
+		for (int j = X509_NAME_get_index_by_NID(dn, NID_serialNumber, -1); j >= 0;
+		     j = X509_NAME_get_index_by_NID(dn, NID_serialNumber, j)) {
+			if (add_prefix(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(dn, j)), out,
+				       max, &count))
+				goto out;
+		}
+	}
+	/* SGP.22 v3: permittedEins extension, SEQUENCE OF PrintableString */
+	eins_oid = OBJ_txt2obj(OID_PERMITTED_EINS, 1);
+	if (!eins_oid)
+		goto out;
+	idx = X509_get_ext_by_OBJ(c->x, eins_oid, -1);
+	if (idx >= 0) {
+		const ASN1_OCTET_STRING *os;
+		const uint8_t *p, *end;
+		if (X509_get_ext_by_OBJ(c->x, eins_oid, idx) >= 0)
+			goto out; /* repeated extension */
+		os = X509_EXTENSION_get_data(X509_get_ext(c->x, idx));
+		p = ASN1_STRING_get0_data(os);
+		end = p + ASN1_STRING_length(os);
+		eins = d2i_ASN1_SEQUENCE_ANY(NULL, &p, (long)(end - p));
+		if (!eins || p != end)
+			goto out;
+		for (int i = 0; i < sk_ASN1_TYPE_num(eins); i++) {
+			const ASN1_TYPE *t = sk_ASN1_TYPE_value(eins, i);
+			if (ASN1_TYPE_get(t) != V_ASN1_PRINTABLESTRING ||
+			    add_prefix(t->value.printablestring, out, max, &count))
+				goto out;
+		}
+	}
+	rc = (int)count;
+out:
+	if (rc < 0)
+		log_warn("crypto: malformed or oversized EID prefix list in certificate");
+	sk_ASN1_TYPE_pop_free(eins, ASN1_TYPE_free);
+	ASN1_OBJECT_free(eins_oid);
+	NAME_CONSTRAINTS_free(nc);
+	ERR_clear_error();
+	return rc;
+}
+
+void crypto_cert_describe(const crypto_cert *c, char *out, size_t outsz)
+{
+	/* the form `openssl x509 -text` prints, UTF-8 left as is */
+	const unsigned long flags = XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB;
+	BIO *bio = NULL;
+	char *mem = NULL;
+	long len;
+
+	if (!out || outsz == 0)
+		return;
+	snprintf(out, outsz, "(no certificate)");
+	if (!c || !(bio = BIO_new(BIO_s_mem())))
+		goto out;
+	if (BIO_puts(bio, "subject=") <= 0 ||
+	    X509_NAME_print_ex(bio, X509_get_subject_name(c->x), 0, flags) < 0 ||
+	    BIO_puts(bio, " / issuer=") <= 0 ||
+	    X509_NAME_print_ex(bio, X509_get_issuer_name(c->x), 0, flags) < 0 ||
+	    BIO_puts(bio, " / notAfter=") <= 0 ||
+	    ASN1_TIME_print(bio, X509_get0_notAfter(c->x)) != 1)
+		goto out;
+	len = BIO_get_mem_data(bio, &mem);
+	if (len < 0 || len > INT_MAX)
+		goto out;
+	snprintf(out, outsz, "%.*s", (int)len, mem);
+	/* names may hold control characters: keep log lines single */
+	for (char *q = out; *q; q++)
+		if ((unsigned char)*q < 0x20)
+			*q = '?';
+out:
+	BIO_free(bio);
+	ERR_clear_error();
+}
