@@ -114,7 +114,7 @@ struct euicc {
 	struct euicc_info1 info1;
 	long seq_number;             /* last notification sequence number */
 	crypto_key *otsk;            /* otSK.EUICC.ECKA, kept until a BPP loads
-	                                (SGP.22 3.1.3.3 retry with the same otPK) */
+	                                (SGP.22 3.1.3: a retry may reuse otPK) */
 	int otpk_reused;             /* last PrepareDownload reused otsk */
 	struct euicc_session s;
 };
@@ -191,7 +191,10 @@ struct euicc_install {
 	struct buf metadata;         /* BF25 from the 88 segments */
 	struct buf profile;          /* the unprotected profile package */
 	int has_iccid;
-	uint8_t iccid[10];           /* from the metadata, EF.ICCID coding */
+	uint8_t iccid[10];           /* from the metadata (SGP.22: EF.ICCID coding) */
+	uint8_t header_iccid[10];    /* from the ProfileHeader (SAIP: plain BCD) */
+	int iccid_plain_bcd;         /* the metadata ICCID was the header's bytes
+	                                verbatim, not EF.ICCID coded (accepted, warned) */
 	int used_ppk;                /* A2 ReplaceSessionKeys present or PPKs given */
 	size_t n_segments;
 	size_t max_segment;          /* largest segment TLV seen */
@@ -236,9 +239,10 @@ int euicc_cancel_session(struct euicc *e, long reason, const char *oid, struct b
 /* The EID as the 16-byte value of the KDF shared info: the 32 digits packed
  * two per byte (SGP.22 2.6.6.2). 0 / -1 if eid is not 32 decimal digits. */
 int euicc_eid_to_bin(const char *eid, uint8_t out[16]);
-/* ICCID digits from its EF.ICCID coding (nibble-swapped BCD, F filler)
- * into out (NUL-terminated, at least 21 bytes). */
-void euicc_iccid_digits(const uint8_t iccid[10], char *out, size_t outsz);
+/* ICCID digits into out (NUL-terminated, at least 21 bytes), stopping at
+ * the F filler. ef_coding 1: EF.ICCID coding, nibble-swapped, as SGP.22
+ * Iccid (metadata, notifications); 0: plain BCD, as the SAIP ProfileHeader. */
+void euicc_iccid_digits(const uint8_t iccid[10], int ef_coding, char *out, size_t outsz);
 
 /* ------------------------------------------------------------------ */
 /* lpa.c: the LPA: ES9+ JSON binding over httpc, driving the eUICC. */
@@ -274,6 +278,8 @@ struct lpa_result {
 	char iccid[21];              /* ICCID digits ("" unknown) */
 	size_t profile_len;          /* bytes of the profile recovered */
 	int expect_match;            /* 1 when --expect matched */
+	int cancelled;               /* 1 when the session ended with cancelSession */
+	long cancel_reason;          /* its CancelSessionReason */
 };
 
 /* Run one profile download (SGP.22 3.1.2 + 3.1.3) against the SM-DP+ the

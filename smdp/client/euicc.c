@@ -55,15 +55,16 @@ int euicc_eid_to_bin(const char *eid, uint8_t out[16])
 	return hex_decode(eid, out, 16) == 16 ? 0 : -1;
 }
 
-void euicc_iccid_digits(const uint8_t iccid[10], char *out, size_t outsz)
+void euicc_iccid_digits(const uint8_t iccid[10], int ef_coding, char *out, size_t outsz)
 {
 	size_t o = 0;
 
 	if (!outsz)
 		return;
-	/* EF.ICCID: low nibble first, 'F' pads an odd count */
+	/* EF.ICCID: low nibble first; 'F' pads an odd count either way */
 	for (size_t i = 0; i < 10; i++) {
-		uint8_t d[2] = { (uint8_t)(iccid[i] & 0x0F), (uint8_t)(iccid[i] >> 4) };
+		uint8_t lo = (uint8_t)(iccid[i] & 0x0F), hi = (uint8_t)(iccid[i] >> 4);
+		uint8_t d[2] = { ef_coding ? lo : hi, ef_coding ? hi : lo };
 		for (int k = 0; k < 2; k++) {
 			if (d[k] > 9)
 				goto done;
@@ -524,8 +525,8 @@ int euicc_prepare_download(struct euicc *e, const struct euicc_prep_in *in,
 		crypto_cleanse(h1, sizeof(h1));
 		r.has_hash_cc = 1;
 	}
-	/* One-time key pair (SGP.22 3.1.3.3): reuse the kept otSK when the
-	 * SM-DP+ announces its public half as bppEuiccOtpk */
+	/* One-time key pair (SGP.22 3.1.3): on a retry, reuse the kept otSK
+	 * when the SM-DP+ announces its public half as bppEuiccOtpk */
 	e->otpk_reused = 0;
 	if (s2.has_otpk && e->otsk && crypto_key_point(e->otsk, point) == 0 &&
 	    !memcmp(point, s2.otpk, SMDP_POINT_LEN)) {
@@ -714,7 +715,7 @@ static int open_segments(const struct bpp_parts *p, const struct scp03t *session
 	struct scp03t s, ppk, *cur = &s;
 	struct profile_metadata pm;
 	struct buf rsk = { 0 };
-	uint8_t mcv[16], enc[16], mac[16], hdr_iccid[10];
+	uint8_t mcv[16], enc[16], mac[16], hdr_iccid[10], swapped[10];
 	uint32_t tag;
 	size_t h, v, npe = 0;
 	int rc;
@@ -806,17 +807,27 @@ static int open_segments(const struct bpp_parts *p, const struct scp03t *session
 				"profile is not a TLV sequence starting with a ProfileHeader");
 		goto out;
 	}
-	/* SGP.22 v2.2+: the ICCID of the metadata and of the profile agree */
-	if (memcmp(hdr_iccid, o->iccid, 10)) {
-		rc = refuse_bpp(o, BPP_CMD_LOAD_PROFILE_ELEMENTS, BPP_ERR_DATA_MISMATCH, msg, msgsz,
-				"ICCID in the profile header differs from the metadata ICCID");
-		goto out;
+	/* The ICCID of the metadata and of the profile must agree
+	 * (installFailedDueToDataMismatch). The SAIP header holds it in plain
+	 * BCD, SGP.22 Iccid in EF.ICCID coding: compare what they denote, and
+	 * tolerate (flag) metadata that copied the header bytes verbatim. */
+	memcpy(o->header_iccid, hdr_iccid, 10);
+	for (size_t i = 0; i < 10; i++)
+		swapped[i] = (uint8_t)(hdr_iccid[i] << 4 | hdr_iccid[i] >> 4);
+	if (memcmp(swapped, o->iccid, 10)) {
+		if (memcmp(hdr_iccid, o->iccid, 10)) {
+			rc = refuse_bpp(o, BPP_CMD_LOAD_PROFILE_ELEMENTS, BPP_ERR_DATA_MISMATCH, msg,
+					msgsz, "ICCID in the profile header differs from the metadata ICCID");
+			goto out;
+		}
+		o->iccid_plain_bcd = 1;
 	}
 	o->ok = 1;
 	msgf(msg, msgsz, "%zu segments (largest %zu bytes), all MACs valid; metadata %s; %s; "
-	     "profile %zu bytes in %zu elements, header ICCID = metadata ICCID",
+	     "profile %zu bytes in %zu elements, header ICCID = metadata ICCID%s",
 	     o->n_segments, o->max_segment, md ? "= profileMetadata" : "read",
-	     o->used_ppk ? "PPK protected" : "session keys only", o->profile.len, npe);
+	     o->used_ppk ? "PPK protected" : "session keys only", o->profile.len, npe,
+	     o->iccid_plain_bcd ? " (metadata NOT in EF.ICCID coding: header bytes copied)" : "");
 	rc = 0;
 out:
 	scp03t_wipe(&s);
@@ -956,7 +967,7 @@ int euicc_load_bpp(struct euicc *e, const uint8_t *bpp, size_t n,
 		msgf(msg, msgsz, "smdpSign valid%s, ECDH on %s; %s",
 		     e->cfg.no_verify_server ? " (NOT checked)" : "", crypto_curve_name(e->curve),
 		     detail);
-		/* the one-time key has served its purpose (SGP.22 3.1.3.3) */
+		/* the one-time key has served its purpose (SGP.22 3.1.3) */
 		crypto_key_free(e->otsk);
 		e->otsk = NULL;
 	} else {

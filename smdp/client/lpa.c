@@ -1,6 +1,6 @@
-/* lpa.c - the LPA of smdp-client: the ES9+ JSON binding (SGP.22 6.5, v2.5)
- * over httpc, relaying the profile download (3.1.2, 3.1.3) between the
- * SM-DP+ and the software eUICC of euicc.c. */
+/* lpa.c - the LPA of smdp-client: the ES9+ functions (SGP.22 5.6) over the
+ * JSON binding (v2.5) on httpc, relaying the profile download (3.1.2, 3.1.3)
+ * between the SM-DP+ and the software eUICC of euicc.c. */
 #include "client.h"
 
 #include <cjson/cJSON.h>
@@ -238,8 +238,11 @@ static int cancel_session(struct lpa *l, long reason)
 		 l->o->cancel_oid ? l->o->cancel_oid : "of CERT.DPauth",
 		 l->e->cfg.bad_cancel_signature ? ", signature CORRUPTED" : "");
 	rc = post_with_object(l, "cancelSession", "cancelSessionResponse", &bf41, 0, &resp);
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("cancelSession: Executed-Success");
+		l->res->cancelled = 1;
+		l->res->cancel_reason = reason;
+	}
 out:
 	cJSON_Delete(resp);
 	buf_free(&bf41);
@@ -383,7 +386,7 @@ static int read_metadata(struct lpa *l, const cJSON *ac)
 		set_error(l, "authenticateClient: profileMetadata does not decode");
 		goto out;
 	}
-	euicc_iccid_digits(pm.iccid, l->res->iccid, sizeof(l->res->iccid));
+	euicc_iccid_digits(pm.iccid, 1, l->res->iccid, sizeof(l->res->iccid));
 	log_info("authenticateClient: profile '%s' by '%s', ICCID %s, class %s, %zu bytes of "
 		 "metadata", pm.name, pm.spn, l->res->iccid,
 		 pm.profile_class == 0 ? "test" : pm.profile_class == 1 ? "provisioning" :
@@ -536,6 +539,17 @@ enum lpa_outcome lpa_download(struct httpc *h, struct euicc *e, const struct lpa
 	else
 		log_info("eUICC LoadBoundProfilePackage: %s", msg);
 	res->profile_len = inst.profile.len;
+	if (er == 0) {
+		/* the installed profile's own ICCID is the one to report */
+		euicc_iccid_digits(inst.header_iccid, 0, res->iccid, sizeof(res->iccid));
+		if (inst.iccid_plain_bcd) {
+			char shown[21];
+			euicc_iccid_digits(inst.iccid, 1, shown, sizeof(shown));
+			log_warn("profileMetadata ICCID copies the SAIP header bytes (plain BCD); "
+				 "SGP.22 Iccid is in EF.ICCID coding (nibble-swapped): an LPA "
+				 "shows %s instead of %s", shown, res->iccid);
+		}
+	}
 
 	/* ProfileInstallationResult (SGP.22 2.5.6) */
 	ok = er == 0 && !o->pir_error;

@@ -265,7 +265,7 @@ static int split_host_port(const char *s, char *host, size_t hostsz, int *port)
 	return 0;
 }
 
-/* Activation code (SGP.22 4.1): [LPA:]1$SM-DP+ address$AC token[$...].
+/* Activation code (SGP.22 4.1, AC format): [LPA:]1$SM-DP+ address$AC token[$...].
  * An empty or missing token leaves matchingId absent. 0 / -1. */
 static int parse_ac(const char *ac, struct lpa_opts *lo)
 {
@@ -478,9 +478,12 @@ static int print_result(const struct lpa_result *r)
 {
 	switch (r->outcome) {
 	case LPA_OK:
-		printf("result: ok %d iccid=%s profile=%zu bytes%s\n", r->calls,
+		printf("result: ok %d iccid=%s profile=%zu bytes%s", r->calls,
 		       r->iccid[0] ? r->iccid : "-", r->profile_len,
 		       r->expect_match ? " match=yes" : "");
+		if (r->cancelled)
+			printf(" cancelled=%ld", r->cancel_reason);
+		printf("\n");
 		return EX_OK;
 	case LPA_FAILED:
 		printf("result: failed %s %s/%s %s\n", r->function, r->subject, r->reason, r->message);

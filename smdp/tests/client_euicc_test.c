@@ -179,10 +179,13 @@ static void test_vectors(struct tally *t, const cJSON *root)
 	{
 		static const uint8_t ic20[10] = { 0x98, 0x00, 0x10, 0x32, 0x54, 0x76, 0x98, 0x10, 0x32, 0x14 };
 		static const uint8_t ic19[10] = { 0x98, 0x10, 0x32, 0x54, 0x76, 0x98, 0x10, 0x32, 0x54, 0xF6 };
-		euicc_iccid_digits(ic20, digits, sizeof(digits));
+		static const uint8_t plain[10] = { 0x89, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0x01, 0x23, 0x41 };
+		euicc_iccid_digits(ic20, 1, digits, sizeof(digits));
 		check(t, !strcmp(digits, "89000123456789012341"), "ICCID digits from EF.ICCID coding (%s)", digits);
-		euicc_iccid_digits(ic19, digits, sizeof(digits));
+		euicc_iccid_digits(ic19, 1, digits, sizeof(digits));
 		check(t, !strcmp(digits, "8901234567890123456"), "19-digit ICCID stops at the F filler (%s)", digits);
+		euicc_iccid_digits(plain, 0, digits, sizeof(digits));
+		check(t, !strcmp(digits, "89000123456789012341"), "ICCID digits from plain BCD (SAIP header)");
 	}
 
 	if (!bd || json_b64(bd, "bpp_b64", &pysim) || json_b64(bd, "upp_b64", &upp) ||
@@ -205,7 +208,8 @@ static void test_vectors(struct tally *t, const cJSON *root)
 	check(t, buf_eq(&r.profile, &upp), "recovered profile equals upp_b64 (%zu bytes)", r.profile.len);
 	check(t, buf_eq(&r.configure_isdp, &isdp), "ConfigureISDP plaintext equals configure_isdp_plain");
 	check(t, buf_eq(&r.metadata, &md), "StoreMetadata plaintext equals store_metadata_plain");
-	check(t, r.has_iccid && r.iccid[0] == 0x89 && r.iccid[9] == 0x41, "ICCID taken from the metadata");
+	check(t, r.has_iccid && r.iccid[0] == 0x89 && r.iccid[9] == 0x41 && r.iccid_plain_bcd,
+	      "the vector's metadata ICCID copies the header bytes (accepted, flagged)");
 	euicc_install_free(&r);
 
 	rc = euicc_open_bpp_keys(bpp.p, bpp.len, &sess, &ppk, 0, md.p, md.len, &r, msg, sizeof(msg));
@@ -668,7 +672,8 @@ static void test_download(struct tally *t, struct euicc *e, struct server *sv)
 	struct cancel_session_resp cr;
 	struct profile_metadata pm;
 	struct euicc_install r;
-	char msg[1024];
+	uint8_t hdr[10];
+	char msg[1024], digits[32];
 	int rc;
 
 	memset(&pr, 0, sizeof(pr));
@@ -680,11 +685,14 @@ static void test_download(struct tally *t, struct euicc *e, struct server *sv)
 		check(t, 0, "read %s", prof);
 		goto out;
 	}
-	/* metadata as an SM-DP+ would make it, ICCID from the header */
-	if (header_iccid(&profile, pm.iccid)) {
+	/* metadata as an SM-DP+ should make it: the header ICCID (plain BCD)
+	 * in EF.ICCID coding (nibble-swapped) */
+	if (header_iccid(&profile, hdr)) {
 		check(t, 0, "find the ICCID in the header of %s", prof);
 		goto out;
 	}
+	for (int i = 0; i < 10; i++)
+		pm.iccid[i] = (uint8_t)(hdr[i] << 4 | hdr[i] >> 4);
 	snprintf(pm.spn, sizeof(pm.spn), "GSMA");
 	snprintf(pm.name, sizeof(pm.name), "TS.48 test profile");
 	pm.profile_class = -1;
@@ -710,6 +718,9 @@ static void test_download(struct tally *t, struct euicc *e, struct server *sv)
 		      r.profile.len);
 		check(t, r.max_segment <= SMDP_SEG_MAX && r.used_ppk == ppk && e->otsk == NULL,
 		      "segments <= %d bytes, PPK use as built, otSK deleted after install", SMDP_SEG_MAX);
+		euicc_iccid_digits(r.iccid, 1, digits, sizeof(digits));
+		check(t, !r.iccid_plain_bcd && !strcmp(digits, "89000123456789012341"),
+		      "EF.ICCID-coded metadata ICCID matches the header: %s", digits);
 		rc = euicc_make_pir(e, 1, 0, 0, r.iccid, &pir);
 		check(t, rc == 0 && der_decode_pending_notification(pir.p, pir.len, &pn) == RSP_OK &&
 			 pn.kind == NOTIF_PIR && pn.success && pn.txid_len == 16 &&
@@ -723,6 +734,29 @@ static void test_download(struct tally *t, struct euicc *e, struct server *sv)
 		      "euiccSignPIR verifies over the BF27 TLV with CERT.EUICC");
 		pending_notification_free(&pn);
 		euicc_install_free(&r);
+	}
+
+	/* metadata naming another ICCID than the profile header */
+	{
+		struct buf md2 = { 0 };
+		struct profile_metadata pm2 = pm;
+		pm2.iccid[9] ^= 0x10;
+		rc = play_prepare(e, sv, 0, 0, NULL, &bf21, msg, sizeof(msg));
+		if (!rc && der_encode_store_metadata(&pm2, &md2) == 0 &&
+		    der_decode_prepare_download_resp(bf21.p, bf21.len, &pr) == RSP_OK &&
+		    !buf_set(&otpk, pr.euicc_otpk, SMDP_POINT_LEN) &&
+		    !make_bpp(e, sv, &otpk, &profile, &md2, 0, sv->dppb_key, &bpp)) {
+			rc = euicc_load_bpp(e, bpp.p, bpp.len, md2.p, md2.len, &r, msg, sizeof(msg));
+			check(t, rc == 1 && r.bpp_command_id == BPP_CMD_LOAD_PROFILE_ELEMENTS &&
+				 r.error_reason == BPP_ERR_DATA_MISMATCH,
+			      "metadata ICCID != header ICCID: installFailedDueToDataMismatch");
+			euicc_install_free(&r);
+			euicc_session_end(e);
+		} else {
+			check(t, 0, "build a BPP with a mismatching ICCID");
+		}
+		prepare_download_resp_free(&pr);
+		buf_free(&md2);
 	}
 
 	/* smdpSign made with the wrong key */

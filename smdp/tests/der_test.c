@@ -1068,6 +1068,20 @@ static void test_other_notification(const char *root)
 		buf_free(&t2);
 	}
 	{
+		/* NotificationEvent BIT STRING with an unused-bits octet of 35 */
+		struct buf t2 = H("BF2F22 800107 81022380 0C19" ADDR_HEX);
+
+		cat(&n, &t2);
+		put_tlv(&n, 0x5F37, SIG, 64);
+		cat(&n, &euicc);
+		cat(&n, &eum);
+		wrap(&n, 0x30);
+		check(der_decode_pending_notification(n.p, n.len, &d) == RSP_ERR_INVALID_REQUEST,
+		      "BIT STRING with 35 unused bits: INVALID_REQUEST");
+		buf_free(&n);
+		buf_free(&t2);
+	}
+	{
 		/* negative seqNumber: decodes as a long (the generated INTEGER
 		 * code is where UBSan used to complain) */
 		struct buf t2 = H("BF2F22 8001FF 81020410 0C19" ADDR_HEX);

@@ -5,10 +5,11 @@
 #   euicc-expired.der     eUICC cert (SGP.26 eUICC key) valid 2020..2021 only
 #   euicc-outofrange.der  eUICC cert with EID 89049099..., outside the EUM range
 #   euicc-badpolicy.der   eUICC cert without the eUICC role policy
-#   ci2.der, eum2.der, euicc2.der  a foreign CI, an EUM under it and an eUICC under that
+#   ci2.der, eum2.der, euicc2.der  a foreign CI, an EUM (own key) under it and an
+#                         eUICC (SGP.26 eUICC key) under that EUM
 set -eu
 out=$1
-src=$2
+src=$(cd "$2" && pwd)
 mkdir -p "$out"
 cd "$out"
 openssl x509 -inform der -in "$src/euicc/eum.der" -out eum.pem
@@ -83,8 +84,9 @@ openssl ecparam -name prime256v1 -genkey -noout -out ci2.key 2>/dev/null
 openssl req -new -x509 -key ci2.key -subj "/CN=Foreign CI/O=Elsewhere/C=XX" -days 3650 \
 	-config ca.cnf -extensions ci_ext -out ci2.pem 2>/dev/null
 openssl x509 -in ci2.pem -outform der -out ci2.der
-sign "/C=ES/O=RSP Test EUM/CN=EUM Test" eum.key ci2.key ci2.pem eum_ext eum2.der
+openssl ecparam -name prime256v1 -genkey -noout -out eum2.key 2>/dev/null
+sign "/C=ES/O=RSP Test EUM/CN=EUM Test" eum2.key ci2.key ci2.pem eum_ext eum2.der
 openssl x509 -inform der -in eum2.der -out eum2.pem
-sign "/C=ES/O=RSP Test EUM/serialNumber=$EID_OK/CN=Test eUICC" euicc.key eum.key eum2.pem \
+sign "/C=ES/O=RSP Test EUM/serialNumber=$EID_OK/CN=Test eUICC" euicc.key eum2.key eum2.pem \
 	euicc_ext euicc2.der
 rm -f req.csr cert.pem index.txt* serial* ./*.key 1000.pem 1001.pem
