@@ -12,7 +12,7 @@ endif
 LDLIBS   := -lcivetweb -lssl -lcrypto -lsqlite3 -lcjson -lpthread -ldl
 
 PKGS := build-essential asn1c libssl-dev libcivetweb-dev libsqlite3-dev libcjson-dev \
-	openssl sqlite3 pkg-config
+	openssl sqlite3 curl xxd pkg-config
 
 .DEFAULT_GOAL := all
 include smdp/asn1/asn1.mk
@@ -32,7 +32,9 @@ SHIM_LINK    = -Wl,--no-as-needed $(SHIM) -Wl,--as-needed
 RPATH_BIN   := -Wl,-rpath,'$$ORIGIN'
 RPATH_TEST  := -Wl,-rpath,'$$ORIGIN/..'
 
-.PHONY: all deps run test test-asan test-run clean asn1
+.PHONY: all deps run test test-asan clean asn1
+# keep objects of test programs between runs
+.SECONDARY:
 all: deps $(BUILD)/smdp $(BUILD)/smdp-client $(TESTS:%=$(BUILD)/tests/%)
 
 # Install what is missing (Debian 12); quiet when everything is there.

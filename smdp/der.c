@@ -40,7 +40,6 @@
 #define TAG_PREP_DL_RESP    0xBF21u  /* PrepareDownloadResponse */
 #define TAG_EUICC_INFO2     0xBF22u  /* EUICCInfo2 */
 #define TAG_ISC_REQ         0xBF23u  /* InitialiseSecureChannelRequest */
-#define TAG_CONF_ISDP       0xBF24u  /* ConfigureISDPRequest */
 #define TAG_STORE_META      0xBF25u  /* StoreMetadataRequest */
 #define TAG_REPLACE_KEYS    0xBF26u  /* ReplaceSessionKeysRequest */
 #define TAG_PIR_DATA        0xBF27u  /* ProfileInstallationResultData */
@@ -52,7 +51,6 @@
 #define TAG_SIGNATURE       0x5F37u  /* [APPLICATION 55] signatures */
 #define TAG_OTPK            0x5F49u  /* [APPLICATION 73] one-time public keys */
 #define TAG_ICCID           0x5Au    /* Iccid */
-#define TAG_AID             0x4Fu    /* SuccessResult.aid */
 
 #define DER_MAX_DEPTH   32      /* nesting accepted in received DER */
 #define DER_STACK_MAX   30000   /* C stack asn1c may use while decoding */
@@ -794,7 +792,7 @@ static int meta_get(const NotificationMetadata_t *m, struct notification_metadat
 {
 	int bit = bits_single(&m->profileManagementOperation);
 
-	/* SGP.22 5.7.9: exactly one NotificationEvent bit, 0 install .. 3 delete */
+	/* NotificationMetadata: "only one bit SHALL be set", 0 install .. 3 delete */
 	if (bit < 0 || bit > 3)
 		return -1;
 	o->seq_number = m->seqNumber;

@@ -9,6 +9,9 @@
 #include <strings.h>
 
 #define ES9_PREFIX "/gsma/rsp2/es9plus/"
+/* ES9+ bodies nest two levels (header object); anything deeper is refused
+ * before cJSON's recursive parser sees it (worker stacks are small). */
+#define ES9_MAX_JSON_DEPTH 8
 #define ADMIN_PROTOCOL "gsma/rsp/v2.5.0"
 
 /* --- decoding helpers: every field bounded, every failure a status --- */
@@ -247,6 +250,30 @@ static const struct es9_route {
 	{ "cancelSession", run_cancel_session, 0 },
 };
 
+/* Deepest nesting of objects/arrays in a JSON text, strings skipped. */
+static int json_depth(const uint8_t *p, size_t n)
+{
+	int depth = 0, max = 0, in_str = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (c == '{' || c == '[') {
+			if (++depth > max)
+				max = depth;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return max;
+}
+
 static void plain_error(struct http_response *rs, int status, const char *msg)
 {
 	rs->status = status;
@@ -303,7 +330,8 @@ void es9p_json_handle(struct smdp *d, const struct http_request *rq, int port,
 		plain_error(rs, 415, "Content-Type must be application/json\n");
 		goto out;
 	}
-	in = cJSON_ParseWithLength((const char *)rq->body, rq->body_len);
+	if (json_depth(rq->body, rq->body_len) <= ES9_MAX_JSON_DEPTH)
+		in = cJSON_ParseWithLength((const char *)rq->body, rq->body_len);
 	if (!in || !cJSON_IsObject(in)) {
 		if (r->no_content) {   /* handleNotification never answers an error */
 			log_info("handleNotification: body is not a JSON object");

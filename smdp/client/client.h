@@ -262,6 +262,7 @@ struct lpa_opts {
 	long pir_bpp_cmd;
 	long pir_reason;
 	int skip_pir;
+	int pir_delay_ms;             /* wait this long before the PIR (late-notification tests) */
 	int wrong_txid;              /* send an unknown transactionId to authenticateClient */
 	int verbose;                 /* print the JSON exchanged */
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ES9_PATH    "/gsma/rsp2/es9plus/"
 /* httpc adds its own User-Agent (smdp-httpc): a second one would be a
@@ -553,6 +554,11 @@ enum lpa_outcome lpa_download(struct httpc *h, struct euicc *e, const struct lpa
 
 	/* ProfileInstallationResult (SGP.22 2.5.6) */
 	ok = er == 0 && !o->pir_error;
+	if (!o->skip_pir && o->pir_delay_ms > 0) {
+		struct timespec ts = { o->pir_delay_ms / 1000, (long)(o->pir_delay_ms % 1000) * 1000000L };
+		log_info("waiting %d ms before the ProfileInstallationResult", o->pir_delay_ms);
+		nanosleep(&ts, NULL);
+	}
 	if (!o->skip_pir) {
 		if (euicc_make_pir(e, ok, ok ? 0 : (er ? inst.bpp_command_id : o->pir_bpp_cmd),
 				   ok ? 0 : (er ? inst.error_reason : o->pir_reason),

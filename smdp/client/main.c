@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define EX_OK      0
 #define EX_CLIENT  1   /* the client found a problem */
@@ -73,6 +74,9 @@ static const char usage_text[] =
 "                       initialiseSecureChannel configureISDP storeMetadata\n"
 "                       storeMetadata2 replaceSessionKeys loadProfileElements)\n"
 "  --skip-pir           do not send the ProfileInstallationResult\n"
+"  --pir-delay MS       wait MS milliseconds before sending the PIR\n"
+"  --repeat N           run N complete downloads one after the other on one\n"
+"                       keep-alive connection and print their timing\n"
 "\n"
 "Misbehaviour (each corrupts one thing, for negative tests of the SM-DP+):\n"
 "  --bad-signature1     corrupt euiccSignature1\n"
@@ -95,7 +99,7 @@ enum opt_id {
 	O_AC = 256, O_MATCHING_ID, O_CONNECT, O_TLS_CA, O_BRAINPOOL, O_TIMEOUT, O_PKI, O_CI,
 	O_EUICC_CERT, O_EUICC_KEY, O_EUM_CERT, O_CI_LIST_SIGN, O_CI_LIST_VERIFY, O_SVN, O_CC,
 	O_EXPECT, O_CANCEL, O_CANCEL_OID, O_CANCEL_BAD_SIG, O_RETRY, O_PIR_ERROR, O_SKIP_PIR,
-	O_BAD_SIG1, O_BAD_SIG2, O_WRONG_CHALLENGE, O_WRONG_TXID, O_SMDP_ADDRESS, O_NO_VERIFY,
+	O_PIR_DELAY, O_REPEAT, O_BAD_SIG1, O_BAD_SIG2, O_WRONG_CHALLENGE, O_WRONG_TXID, O_SMDP_ADDRESS, O_NO_VERIFY,
 };
 
 static const struct option long_opts[] = {
@@ -121,6 +125,8 @@ static const struct option long_opts[] = {
 	{ "retry", no_argument, NULL, O_RETRY },
 	{ "pir-error", required_argument, NULL, O_PIR_ERROR },
 	{ "skip-pir", no_argument, NULL, O_SKIP_PIR },
+	{ "pir-delay", required_argument, NULL, O_PIR_DELAY },
+	{ "repeat", required_argument, NULL, O_REPEAT },
 	{ "bad-signature1", no_argument, NULL, O_BAD_SIG1 },
 	{ "bad-signature2", no_argument, NULL, O_BAD_SIG2 },
 	{ "wrong-challenge", no_argument, NULL, O_WRONG_CHALLENGE },
@@ -168,6 +174,7 @@ struct cli {
 	int brainpool;
 	int timeout_ms;
 	int retry;
+	int repeat;                  /* --repeat N, 0 = once */
 	struct euicc_cfg ecfg;
 	struct lpa_opts lo;
 };
@@ -422,6 +429,16 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case O_SKIP_PIR:
 			c->lo.skip_pir = 1;
 			break;
+		case O_PIR_DELAY:
+			c->lo.pir_delay_ms = atoi(optarg);
+			if (c->lo.pir_delay_ms < 0 || c->lo.pir_delay_ms > 600000)
+				return usage_error("--pir-delay takes 0..600000 ms");
+			break;
+		case O_REPEAT:
+			c->repeat = atoi(optarg);
+			if (c->repeat < 1 || c->repeat > 1000000)
+				return usage_error("--repeat takes 1..1000000");
+			break;
 		case O_BAD_SIG1:
 			c->ecfg.bad_signature1 = 1;
 			break;
@@ -572,6 +589,19 @@ static int cmd_download(struct cli *c)
 		goto out;
 	}
 	lpa_download(h, &e, &c->lo, &res);
+	if (c->repeat > 1 && res.outcome == LPA_OK) {
+		struct timespec t0, t1;
+		int done = 1;
+		double secs;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (; done < c->repeat && res.outcome == LPA_OK; done++)
+			lpa_download(h, &e, &c->lo, &res);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		/* the first download (TLS handshake, warm-up) is not timed */
+		printf("timing: %d downloads in %.3f s, %.2f ms each\n", done - 1, secs,
+		       done > 1 ? secs * 1000.0 / (done - 1) : 0.0);
+	}
 	if (c->retry) {
 		log_info("first attempt ended: %s %s", res.outcome == LPA_OK ? "ok" :
 			 res.outcome == LPA_FAILED ? "failed" : "error", res.message);

@@ -131,6 +131,24 @@ neg "error PIR is accepted (204)" '^result: ok' "${NIST[@]}" --ac "$AC" --pir-er
 neg "download after an error PIR" '^result: ok .*match=yes' "${NIST[@]}" --ac "$AC" \
 	--expect "profiles/$P.der"
 
+# --- retry with the same otPK.EUICC reuses the binding (SGP.22 3.1.3.3) ---
+neg "retry after cancel(postponed) after getBPP reuses the binding" '^result: ok .*match=yes' \
+	"${NIST[@]}" --ac "$AC" --cancel "1@bpp" --retry --expect "profiles/$P.der"
+n=$(sqlite3 "$tmp/main.db" "select count(*) from history where event='bpp-sent' and detail='reused binding'")
+check "the server logged the reused binding ($n)" test "${n:-0}" -ge 1
+
+# --- a late PIR, after the session expired, is still verified and applied ---
+start_server short --session-timeout 1 --listen.nist 127.0.0.1:$PORT_PPK --listen.brainpool off \
+	|| exit 1
+client "$tmp/late.out" download --pki certs/sgp26-nist --connect 127.0.0.1:$PORT_PPK \
+	--ac "$AC" --pir-delay 2500 --expect "profiles/$P.der"
+check "download with a PIR 2.5 s after a 1 s session timeout" result_is "$tmp/late.out" \
+	'^result: ok .*match=yes'
+n=$(sqlite3 "$tmp/short.db" "select count(*) from notifications where verified=1")
+i=$(sqlite3 "$tmp/short.db" "select count(*) from history where event='installed'")
+check "late PIR verified ($n) and recorded as installed ($i)" test "${n:-0}" -eq 1 -a "${i:-0}" -eq 1
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null; sleep 2.2
+
 # --- the server refuses requests it cannot parse, and survives them ---
 check "server still running after all of the above" kill -0 "${pids[0]}"
 
@@ -148,5 +166,8 @@ kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null
 n=$(sqlite3 "$tmp/main.db" "select count(*) from history where event='installed'" 2>/dev/null)
 check "installations recorded in the database ($n)" test "${n:-0}" -ge 36
 
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+check "no sanitizer report in the server logs" \
+	bash -c "! grep -l -E 'Sanitizer|runtime error' $tmp/*.log"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
