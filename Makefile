@@ -12,16 +12,24 @@ endif
 LDLIBS   := -lcivetweb -lssl -lcrypto -lsqlite3 -lcjson -lpthread -ldl
 
 PKGS := build-essential asn1c libssl-dev libcivetweb-dev libsqlite3-dev libcjson-dev \
-	openssl sqlite3 curl xxd pkg-config
+	openssl sqlite3 curl xxd pkg-config clang libclang-rt-14-dev gnuplot-nox libqrencode-dev zlib1g-dev chromium zbar-tools
 
 .DEFAULT_GOAL := all
 include smdp/asn1/asn1.mk
 
 # Our code: one file per spec interface or library seam (README, "Code layout").
-LIB_SRCS := util.c log.c rsp_status.c config.c crypto.c scp03t.c der.c pki.c saip.c \
-	bpp.c store.c http.c httpc.c es9p.c es9p_json.c
+LIB_SRCS := util.c log.c rsp_status.c config.c crypto.c scp03t.c der.c pki.c saip.c tls.c \
+	bpp.c store.c http.c httpc.c es9p.c es9p_json.c es9p_asn1.c
+# ES2+ and the profile lifecycle (orders), README "Download orders"
+LIB_SRCS += orders.c es2p.c es2p_json.c
+# Profile packages: personalization (smdp-admin personalize)
+LIB_SRCS += personalize.c
 CLIENT_SRCS := client/euicc.c client/lpa.c
 TESTS := crypto_test scp03t_test der_test store_test http_test client_euicc_test
+TESTS += es2p_test
+TESTS += saip_test
+# helpers the end-to-end scripts run (not tests themselves): build/test-tools/
+TEST_TOOLS := es2_peer
 
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -35,7 +43,8 @@ RPATH_TEST  := -Wl,-rpath,'$$ORIGIN/..'
 .PHONY: all deps run test test-asan clean asn1
 # keep objects of test programs between runs
 .SECONDARY:
-all: deps $(BUILD)/smdp $(BUILD)/smdp-client $(TESTS:%=$(BUILD)/tests/%)
+all: deps $(BUILD)/smdp $(BUILD)/smdp-client $(BUILD)/smdp-admin \
+	$(TEST_TOOLS:%=$(BUILD)/test-tools/%) $(BUILD)/smdp-pki $(TESTS:%=$(BUILD)/tests/%)
 
 # Install what is missing (Debian 12); quiet when everything is there.
 deps:
@@ -71,6 +80,17 @@ $(BUILD)/smdp-client: $(BUILD)/obj/client/main.o $(CLIENT_OBJS) $(BUILD)/libsmdp
 	$(CC) $(SANFLAGS) -o $@ $(BUILD)/obj/client/main.o $(CLIENT_OBJS) $(SHIM_LINK) \
 		$(BUILD)/libsmdp.a $(LDLIBS) $(RPATH_BIN)
 
+$(BUILD)/smdp-pki: $(BUILD)/obj/pkitool.o $(BUILD)/libsmdp.a
+	$(CC) $(SANFLAGS) -o $@ $< $(BUILD)/libsmdp.a $(LDLIBS)
+
+$(BUILD)/smdp-admin: $(BUILD)/obj/admin.o $(BUILD)/libsmdp.a $(SHIM)
+	$(CC) $(SANFLAGS) -o $@ $(BUILD)/obj/admin.o $(SHIM_LINK) $(BUILD)/libsmdp.a $(LDLIBS) \
+		$(RPATH_BIN)
+
+$(BUILD)/test-tools/%: $(BUILD)/obj/tests/%.o $(BUILD)/libsmdp.a $(SHIM)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $< $(SHIM_LINK) $(BUILD)/libsmdp.a $(LDLIBS) $(RPATH_TEST)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(CLIENT_OBJS) $(BUILD)/libsmdp.a $(SHIM)
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $< $(CLIENT_OBJS) $(SHIM_LINK) $(BUILD)/libsmdp.a $(LDLIBS) \
@@ -94,3 +114,8 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Fragments with their own targets: fuzzing (make fuzz) and the benchmark.
+-include smdp/fuzz/fuzz.mk
+-include smdp/bench/bench.mk
+-include smdp/lab.mk

@@ -1,11 +1,15 @@
-/* crypto.c - the OpenSSL 3.0 seam: EC keys (SGP.22 2.6.5), ECDSA r||s, ECDH, X9.63 KDF, AES, CMAC and X.509 helpers. */
+/* crypto.c - the OpenSSL 3.0 seam: EC keys (SGP.22 2.6.5), ECDSA r||s, ECDH, X9.63 KDF, AES, CMAC,
+ * X.509 helpers, and certificate/CRL issuance and CRL checks for smdp-pki and pki.c. */
 #include "smdp.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -237,11 +241,13 @@ crypto_key *crypto_key_from_point(enum crypto_curve c, const uint8_t *pt, size_t
 		ossl_fail("EVP_PKEY_fromdata");
 		goto out;
 	}
-	/* fromdata already refuses off-curve points; the explicit check also
-	 * covers the point at infinity and the subgroup order */
+	/* fromdata already refuses off-curve points; the quick check adds the
+	 * point at infinity. Both curves have cofactor 1, so every point on the
+	 * curve is in the prime-order subgroup: the full check's scalar
+	 * multiplication (~0.1 ms on P-256) would prove nothing more. */
 	chk = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-	if (!chk || EVP_PKEY_public_check(chk) != 1) {
-		ossl_fail("EVP_PKEY_public_check");
+	if (!chk || EVP_PKEY_public_check_quick(chk) != 1) {
+		ossl_fail("EVP_PKEY_public_check_quick");
 		goto out;
 	}
 	k = key_wrap(pk);
@@ -413,9 +419,10 @@ int crypto_ecdh(const crypto_key *priv, const crypto_key *peer, uint8_t z[32])
 	if (c == CURVE_NONE || c != pkey_curve(peer->pk))
 		goto out;
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv->pk, NULL);
-	/* set_peer also validates the peer's public key */
+	/* peer keys only come from crypto_key_from_point or certificates,
+	 * already checked; skip set_peer's second full validation */
 	if (!ctx || EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(ctx, peer->pk) != 1 ||
+	    EVP_PKEY_derive_set_peer_ex(ctx, peer->pk, 0) != 1 ||
 	    EVP_PKEY_derive(ctx, secret, &slen) != 1 || slen != 32) {
 		ossl_fail("ECDH");
 		goto out;
@@ -969,4 +976,680 @@ void crypto_cert_describe(const crypto_cert *c, char *out, size_t outsz)
 out:
 	BIO_free(bio);
 	ERR_clear_error();
+}
+
+void crypto_cert_subject(const crypto_cert *c, char *out, size_t outsz)
+{
+	const unsigned long flags = XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB;
+	BIO *bio = NULL;
+	char *mem = NULL;
+	long len;
+
+	if (!out || outsz == 0)
+		return;
+	snprintf(out, outsz, "(no certificate)");
+	if (!c || !(bio = BIO_new(BIO_s_mem())) ||
+	    X509_NAME_print_ex(bio, X509_get_subject_name(c->x), 0, flags) < 0)
+		goto out;
+	len = BIO_get_mem_data(bio, &mem);
+	if (len < 0 || len > INT_MAX)
+		goto out;
+	snprintf(out, outsz, "%.*s", (int)len, mem);
+	for (char *q = out; *q; q++)
+		if ((unsigned char)*q < 0x20)
+			*q = '?';
+out:
+	BIO_free(bio);
+	ERR_clear_error();
+}
+
+time_t crypto_cert_not_before(const crypto_cert *c)
+{
+	struct tm tm;
+
+	if (!c || ASN1_TIME_to_tm(X509_get0_notBefore(c->x), &tm) != 1) {
+		ERR_clear_error();
+		return (time_t)-1;
+	}
+	return timegm(&tm);
+}
+
+void crypto_cert_san_dns_list(const crypto_cert *c, char *out, size_t outsz)
+{
+	GENERAL_NAMES *gens = NULL;
+	size_t used = 0;
+
+	if (!out || outsz == 0)
+		return;
+	out[0] = '\0';
+	if (!c)
+		return;
+	gens = X509_get_ext_d2i(c->x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		char name[SMDP_MAX_ADDRESS + 1];
+		int n;
+		if (g->type != GEN_DNS || copy_printable(g->d.dNSName, name, sizeof(name)))
+			continue;
+		n = snprintf(out + used, outsz - used, "%s%s", used ? "," : "", name);
+		if (n < 0 || (size_t)n >= outsz - used)
+			break;   /* truncated: what fits is enough for a message */
+		used += (size_t)n;
+	}
+	GENERAL_NAMES_free(gens);
+	ERR_clear_error();
+}
+
+/* Copy the contents of a memory BIO into out. */
+static int bio_to_buf(BIO *bio, struct buf *out)
+{
+	char *mem = NULL;
+	long len = BIO_get_mem_data(bio, &mem);
+
+	if (len <= 0)
+		return -1;
+	return buf_set(out, mem, (size_t)len);
+}
+
+int crypto_cert_pem(const crypto_cert *c, struct buf *out)
+{
+	BIO *bio = NULL;
+	int rc = -1;
+
+	if (!c || !(bio = BIO_new(BIO_s_mem())) || PEM_write_bio_X509(bio, c->x) != 1)
+		goto out;
+	rc = bio_to_buf(bio, out);
+out:
+	if (rc)
+		ossl_fail("PEM_write_bio_X509");
+	BIO_free(bio);
+	return rc;
+}
+
+int crypto_key_save(const crypto_key *k, const char *path)
+{
+	BIO *bio = NULL;
+	struct buf pem = { 0 };
+	FILE *f = NULL;
+	int fd = -1, rc = -1;
+
+	if (!k || !path || !(bio = BIO_new(BIO_s_mem())) ||
+	    PEM_write_bio_PrivateKey(bio, k->pk, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    bio_to_buf(bio, &pem)) {
+		ossl_fail("PEM_write_bio_PrivateKey");
+		goto out;
+	}
+	/* private keys are created unreadable for others from the start */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || fchmod(fd, 0600) || !(f = fdopen(fd, "wb"))) {
+		log_error("crypto: cannot write %s", path);
+		goto out;
+	}
+	fd = -1;   /* owned by f */
+	if (fwrite(pem.p, 1, pem.len, f) != pem.len)
+		goto out;
+	rc = 0;
+out:
+	if (f && fclose(f))
+		rc = -1;
+	if (fd >= 0)
+		close(fd);
+	buf_wipe(&pem);
+	BIO_free(bio);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Certificate issuance (smdp-pki) */
+
+static int set_time(X509 *x, int after, time_t t)
+{
+	ASN1_TIME *at;
+	int ok;
+
+	if (t == CRYPTO_TIME_FOREVER) {
+		at = ASN1_GENERALIZEDTIME_new();
+		if (at && ASN1_GENERALIZEDTIME_set_string(at, "99991231235959Z") != 1) {
+			ASN1_TIME_free(at);
+			at = NULL;
+		}
+	} else {
+		/* UTCTime up to 2049, GeneralizedTime after (RFC 5280 4.1.2.5) */
+		at = ASN1_TIME_set(NULL, t);
+	}
+	if (!at)
+		return -1;
+	ok = after ? X509_set1_notAfter(x, at) : X509_set1_notBefore(x, at);
+	ASN1_TIME_free(at);
+	return ok == 1 ? 0 : -1;
+}
+
+static int set_serial(X509 *x, const uint8_t *serial, size_t n)
+{
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *ai = NULL;
+	int rc = -1;
+
+	if (!serial || n == 0 || n > 20 || n > INT_MAX)
+		return -1;
+	bn = BN_bin2bn(serial, (int)n, NULL);
+	if (bn && !BN_is_zero(bn) && (ai = BN_to_ASN1_INTEGER(bn, NULL)) &&
+	    X509_set_serialNumber(x, ai) == 1)
+		rc = 0;
+	ASN1_INTEGER_free(ai);
+	BN_free(bn);
+	return rc;
+}
+
+/* Add one extension given in OpenSSL's configuration syntax (the value
+ * of an `openssl x509 -extfile` line), no configuration database. */
+static int add_conf_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
+	int ok = ext && X509_add_ext(x, ext, -1) == 1;
+
+	if (!ok)
+		ossl_fail(value);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -1;
+}
+
+static int key_usage_text(long ku, char *out, size_t outsz)
+{
+	static const struct { long bit; const char *name; } names[] = {
+		{ 0x80, "digitalSignature" }, { 0x40, "nonRepudiation" },
+		{ 0x20, "keyEncipherment" }, { 0x10, "dataEncipherment" },
+		{ 0x08, "keyAgreement" }, { 0x04, "keyCertSign" }, { 0x02, "cRLSign" },
+	};
+	size_t used = (size_t)snprintf(out, outsz, "critical");
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(ku & names[i].bit))
+			continue;
+		used += (size_t)snprintf(out + used, outsz > used ? outsz - used : 0, ",%s",
+					 names[i].name);
+	}
+	return used < outsz ? 0 : -1;
+}
+
+static int eid_digits(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > SMDP_EID_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* nameConstraints permittedSubtrees of directoryName {O, serialNumber}
+ * (SGP.26 EUM, variant O), critical. */
+static int add_name_constraints(X509 *x, const struct crypto_cert_tmpl *t)
+{
+	NAME_CONSTRAINTS *nc = NAME_CONSTRAINTS_new();
+	int rc = -1;
+
+	if (!nc || !(nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null()))
+		goto out;
+	for (size_t i = 0; i < t->n_eid_prefixes; i++) {
+		GENERAL_SUBTREE *st = GENERAL_SUBTREE_new();
+		GENERAL_NAME *gn = GENERAL_NAME_new();
+		X509_NAME *dn = X509_NAME_new();
+		int ok = st && gn && dn &&
+			 (!t->eid_org || X509_NAME_add_entry_by_txt(dn, "O", MBSTRING_UTF8,
+				(const unsigned char *)t->eid_org, -1, -1, 0) == 1) &&
+			 X509_NAME_add_entry_by_txt(dn, "serialNumber", MBSTRING_ASC,
+				(const unsigned char *)t->eid_prefixes[i], -1, -1, 0) == 1;
+		if (ok) {
+			GENERAL_NAME_set0_value(gn, GEN_DIRNAME, dn);
+			dn = NULL;
+			GENERAL_NAME_free(st->base);
+			st->base = gn;
+			gn = NULL;
+			ok = sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, st) > 0;
+			if (ok)
+				st = NULL;
+		}
+		X509_NAME_free(dn);
+		GENERAL_NAME_free(gn);
+		GENERAL_SUBTREE_free(st);
+		if (!ok)
+			goto out;
+	}
+	if (X509_add1_ext_i2d(x, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) != 1)
+		goto out;
+	rc = 0;
+out:
+	if (rc)
+		ossl_fail("nameConstraints");
+	NAME_CONSTRAINTS_free(nc);
+	return rc;
+}
+
+/* SGP.22 v3 permittedEins: SEQUENCE OF PrintableString, non-critical so
+ * that RFC 5280 verifiers that do not know it still accept the chain. */
+static int add_permitted_eins(X509 *x, const struct crypto_cert_tmpl *t)
+{
+	STACK_OF(ASN1_TYPE) *seq = sk_ASN1_TYPE_new_null();
+	ASN1_OBJECT *oid = OBJ_txt2obj(OID_PERMITTED_EINS, 1);
+	ASN1_OCTET_STRING *os = NULL;
+	X509_EXTENSION *ext = NULL;
+	uint8_t *der = NULL;
+	int len, rc = -1;
+
+	if (!seq || !oid)
+		goto out;
+	for (size_t i = 0; i < t->n_eid_prefixes; i++) {
+		ASN1_TYPE *at = ASN1_TYPE_new();
+		ASN1_STRING *s = ASN1_STRING_type_new(V_ASN1_PRINTABLESTRING);
+		if (!at || !s || ASN1_STRING_set(s, t->eid_prefixes[i], -1) != 1) {
+			ASN1_TYPE_free(at);
+			ASN1_STRING_free(s);
+			goto out;
+		}
+		ASN1_TYPE_set(at, V_ASN1_PRINTABLESTRING, s);
+		if (sk_ASN1_TYPE_push(seq, at) <= 0) {
+			ASN1_TYPE_free(at);
+			goto out;
+		}
+	}
+	len = i2d_ASN1_SEQUENCE_ANY(seq, &der);
+	if (len <= 0 || !(os = ASN1_OCTET_STRING_new()) || ASN1_OCTET_STRING_set(os, der, len) != 1 ||
+	    !(ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, os)) || X509_add_ext(x, ext, -1) != 1)
+		goto out;
+	rc = 0;
+out:
+	if (rc)
+		ossl_fail("permittedEins");
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(os);
+	OPENSSL_free(der);
+	ASN1_OBJECT_free(oid);
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	return rc;
+}
+
+/* certificatePolicies with one policy OID and no qualifiers (the
+ * configuration syntax of this extension needs a configuration database). */
+static int add_policy(X509 *x, const char *oid, int critical)
+{
+	CERTIFICATEPOLICIES *pols = sk_POLICYINFO_new_null();
+	POLICYINFO *pi = POLICYINFO_new();
+	int rc = -1;
+
+	if (!pols || !pi)
+		goto out;
+	ASN1_OBJECT_free(pi->policyid);
+	if (!(pi->policyid = OBJ_txt2obj(oid, 1)) || sk_POLICYINFO_push(pols, pi) <= 0)
+		goto out;
+	pi = NULL;   /* owned by pols */
+	if (X509_add1_ext_i2d(x, NID_certificate_policies, pols, critical, X509V3_ADD_DEFAULT) != 1)
+		goto out;
+	rc = 0;
+out:
+	if (rc)
+		ossl_fail("certificatePolicies");
+	POLICYINFO_free(pi);
+	CERTIFICATEPOLICIES_free(pols);
+	return rc;
+}
+
+/* The finished X509 as a crypto_cert (through its DER, like every other). */
+static crypto_cert *cert_from_x509(X509 *x)
+{
+	uint8_t *der = NULL;
+	int len = i2d_X509(x, &der);
+	crypto_cert *c = NULL;
+
+	if (len > 0)
+		c = crypto_cert_from_der(der, (size_t)len);
+	OPENSSL_free(der);
+	return c;
+}
+
+crypto_cert *crypto_cert_issue(const struct crypto_cert_tmpl *t, const crypto_key *subject_pub,
+			       const crypto_cert *issuer, const crypto_key *issuer_key)
+{
+	X509 *x = NULL;
+	X509_NAME *name = NULL;
+	X509V3_CTX ctx;
+	crypto_cert *c = NULL;
+	char val[512];
+
+	if (!t || !subject_pub || !issuer_key)
+		goto out;
+	if (!(x = X509_new()) || X509_set_version(x, X509_VERSION_3) != 1 ||
+	    set_serial(x, t->serial, t->serial_len) || set_time(x, 0, t->not_before) ||
+	    set_time(x, 1, t->not_after) || X509_set_pubkey(x, subject_pub->pk) != 1)
+		goto out;
+	if (!(name = X509_NAME_new()))
+		goto out;
+	for (size_t i = 0; i < CRYPTO_MAX_NAME_ATTRS && t->subject[i].type; i++)
+		if (!t->subject[i].value ||
+		    X509_NAME_add_entry_by_txt(name, t->subject[i].type, MBSTRING_UTF8,
+					       (const unsigned char *)t->subject[i].value, -1, -1,
+					       0) != 1) {
+			ossl_fail("subject attribute");
+			goto out;
+		}
+	if (X509_set_subject_name(x, name) != 1 ||
+	    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer->x) : name) != 1)
+		goto out;
+
+	X509V3_set_ctx(&ctx, issuer ? issuer->x : x, x, NULL, NULL, 0);
+	if ((t->aki && issuer && add_conf_ext(x, &ctx, NID_authority_key_identifier, "keyid:always")) ||
+	    (t->ski && add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash")))
+		goto out;
+	if (t->ca) {
+		if (t->pathlen >= 0)
+			snprintf(val, sizeof(val), "critical,CA:TRUE,pathlen:%d", t->pathlen);
+		else
+			snprintf(val, sizeof(val), "critical,CA:TRUE");
+		if (add_conf_ext(x, &ctx, NID_basic_constraints, val))
+			goto out;
+	}
+	if (t->key_usage && (key_usage_text(t->key_usage, val, sizeof(val)) ||
+			     add_conf_ext(x, &ctx, NID_key_usage, val)))
+		goto out;
+	if (t->eku_tls && add_conf_ext(x, &ctx, NID_ext_key_usage, "critical,serverAuth,clientAuth"))
+		goto out;
+	if (t->policy && add_policy(x, t->policy, t->policy_critical))
+		goto out;
+	if (t->san_dns || t->san_rid) {
+		if ((size_t)snprintf(val, sizeof(val), "%s%s%s%s%s", t->san_dns ? "DNS:" : "",
+				     t->san_dns ? t->san_dns : "", t->san_dns && t->san_rid ? "," : "",
+				     t->san_rid ? "RID:" : "", t->san_rid ? t->san_rid : "") >= sizeof(val) ||
+		    add_conf_ext(x, &ctx, NID_subject_alt_name, val))
+			goto out;
+	}
+	if (t->crl_url) {
+		if ((size_t)snprintf(val, sizeof(val), "URI:%s", t->crl_url) >= sizeof(val) ||
+		    add_conf_ext(x, &ctx, NID_crl_distribution_points, val))
+			goto out;
+	}
+	if (t->n_eid_prefixes) {
+		if (t->n_eid_prefixes > CRYPTO_MAX_PREFIXES)
+			goto out;
+		for (size_t i = 0; i < t->n_eid_prefixes; i++)
+			if (!eid_digits(t->eid_prefixes[i]))
+				goto out;
+		if (add_name_constraints(x, t) || add_permitted_eins(x, t))
+			goto out;
+	}
+	if (X509_sign(x, issuer_key->pk, EVP_sha256()) <= 0) {
+		ossl_fail("X509_sign");
+		goto out;
+	}
+	c = cert_from_x509(x);
+out:
+	X509_NAME_free(name);
+	X509_free(x);
+	ERR_clear_error();
+	return c;
+}
+
+crypto_cert *crypto_cert_reissue(const crypto_cert *old, const uint8_t *serial,
+				 size_t serial_len, time_t not_before, time_t not_after,
+				 const crypto_cert *issuer, const crypto_key *issuer_key)
+{
+	X509 *x = NULL;
+	X509_EXTENSION *ext = NULL;
+	X509V3_CTX ctx;
+	crypto_cert *c = NULL;
+	int idx;
+
+	if (!old || !issuer || !issuer_key)
+		goto out;
+	if (!(x = X509_dup(old->x)) || set_serial(x, serial, serial_len) ||
+	    set_time(x, 0, not_before) || set_time(x, 1, not_after) ||
+	    X509_set_issuer_name(x, X509_get_subject_name(issuer->x)) != 1)
+		goto out;
+	/* the new AKI takes the old one's place: the extension order stays as
+	 * the original issuer made it */
+	idx = X509_get_ext_by_NID(x, NID_authority_key_identifier, -1);
+	X509V3_set_ctx(&ctx, issuer->x, x, NULL, NULL, 0);
+	if (idx >= 0) {
+		X509_EXTENSION_free(X509_delete_ext(x, idx));
+		ext = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
+		if (!ext || X509_add_ext(x, ext, idx) != 1)
+			goto out;
+	}
+	if (X509_sign(x, issuer_key->pk, EVP_sha256()) <= 0) {
+		ossl_fail("X509_sign");
+		goto out;
+	}
+	c = cert_from_x509(x);
+out:
+	X509_EXTENSION_free(ext);
+	X509_free(x);
+	ERR_clear_error();
+	return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* CRLs */
+
+struct crypto_crl {
+	X509_CRL *crl;
+};
+
+crypto_crl *crypto_crl_load(const char *path)
+{
+	struct buf file = { 0 };
+	crypto_crl *r = NULL;
+	X509_CRL *crl = NULL;
+	X509_REVOKED *rev = NULL;
+	ASN1_INTEGER *zero;
+	BIO *bio = NULL;
+	const uint8_t *p;
+
+	if (file_read(path, SMDP_MAX_CRL, &file)) {
+		log_error("crypto: cannot read CRL %s", path);
+		goto out;
+	}
+	if (file.len > INT_MAX)
+		goto out;
+	if (file.len > 0 && file.p[0] == 0x30) {
+		p = file.p;
+		crl = d2i_X509_CRL(NULL, &p, (long)file.len);
+		if (crl && p != file.p + file.len) {   /* trailing bytes */
+			X509_CRL_free(crl);
+			crl = NULL;
+		}
+	} else if ((bio = BIO_new_mem_buf(file.p, (int)file.len))) {
+		crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+	}
+	if (!crl) {
+		ossl_fail("CRL");
+		log_error("crypto: no CRL in %s", path);
+		goto out;
+	}
+	/* OpenSSL sorts the revoked list on the first lookup: do that one now,
+	 * while only this thread sees the CRL (server workers share it) */
+	if ((zero = ASN1_INTEGER_new())) {
+		X509_CRL_get0_by_serial(crl, &rev, zero);
+		ASN1_INTEGER_free(zero);
+	}
+	if (!(r = calloc(1, sizeof(*r))))
+		goto out;
+	r->crl = crl;
+	crl = NULL;
+out:
+	X509_CRL_free(crl);
+	BIO_free(bio);
+	buf_free(&file);
+	ERR_clear_error();
+	return r;
+}
+
+void crypto_crl_free(crypto_crl *crl)
+{
+	if (!crl)
+		return;
+	X509_CRL_free(crl->crl);
+	free(crl);
+}
+
+int crypto_crl_issued_by(const crypto_crl *crl, const crypto_cert *issuer)
+{
+	AUTHORITY_KEYID *akid = NULL;
+	const ASN1_OCTET_STRING *ski;
+	EVP_PKEY *pk;
+	int crit = 0, ok = 0;
+
+	if (!crl || !issuer || !(pk = X509_get0_pubkey(issuer->x)))
+		goto out;
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl->crl), X509_get_subject_name(issuer->x)))
+		goto out;
+	ok = -1;   /* from here on the CRL claims to be issuer's */
+	akid = X509_CRL_get_ext_d2i(crl->crl, NID_authority_key_identifier, &crit, NULL);
+	if (!akid && crit != -1)
+		goto out;   /* present but undecodable or repeated */
+	if (akid && akid->keyid) {
+		ski = X509_get0_subject_key_id(issuer->x);
+		if (!ski || ASN1_OCTET_STRING_cmp(ski, akid->keyid))
+			goto out;
+	}
+	if (X509_CRL_verify(crl->crl, pk) == 1)
+		ok = 1;
+out:
+	AUTHORITY_KEYID_free(akid);
+	ERR_clear_error();
+	return ok;
+}
+
+int crypto_crl_revokes(const crypto_crl *crl, const crypto_cert *c)
+{
+	X509_REVOKED *rev = NULL;
+	int found = 0;
+
+	if (!crl || !c)
+		return 0;
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl->crl), X509_get_issuer_name(c->x)))
+		return 0;
+	/* X509_CRL_get0_by_serial: 1 revoked, 2 listed as removeFromCRL */
+	found = X509_CRL_get0_by_serial(crl->crl, &rev,
+					(ASN1_INTEGER *)X509_get0_serialNumber(c->x)) == 1;
+	ERR_clear_error();
+	return found;
+}
+
+int crypto_crl_count(const crypto_crl *crl)
+{
+	STACK_OF(X509_REVOKED) *revs = crl ? X509_CRL_get_REVOKED(crl->crl) : NULL;
+
+	return revs ? sk_X509_REVOKED_num(revs) : 0;
+}
+
+int crypto_crl_validity(const crypto_crl *crl, time_t now)
+{
+	time_t t = now;
+	const ASN1_TIME *nu;
+	int cmp;
+
+	if (!crl)
+		return -1;
+	cmp = X509_cmp_time(X509_CRL_get0_lastUpdate(crl->crl), &t);
+	if (cmp == 0)
+		return -1;
+	if (cmp > 0)
+		return 2;
+	nu = X509_CRL_get0_nextUpdate(crl->crl);
+	if (!nu)
+		return 0;
+	cmp = X509_cmp_time(nu, &t);
+	if (cmp == 0)
+		return -1;
+	return cmp < 0 ? 1 : 0;
+}
+
+time_t crypto_crl_next_update(const crypto_crl *crl)
+{
+	const ASN1_TIME *nu = crl ? X509_CRL_get0_nextUpdate(crl->crl) : NULL;
+	struct tm tm;
+
+	if (!nu || ASN1_TIME_to_tm(nu, &tm) != 1) {
+		ERR_clear_error();
+		return (time_t)-1;
+	}
+	return timegm(&tm);
+}
+
+int crypto_crl_make(const crypto_cert *issuer, const crypto_key *issuer_key,
+		    const crypto_cert *const *revoked, size_t n, time_t this_update,
+		    time_t next_update, long crl_number, struct buf *out)
+{
+	X509_CRL *crl = NULL;
+	ASN1_TIME *tu = NULL, *nu = NULL;
+	ASN1_INTEGER *num = NULL;
+	X509_EXTENSION *ext = NULL;
+	X509V3_CTX ctx;
+	uint8_t *der = NULL;
+	int len, rc = -1;
+
+	if (!issuer || !issuer_key || !out || (n && !revoked))
+		goto out;
+	if (!(crl = X509_CRL_new()) || X509_CRL_set_version(crl, X509_CRL_VERSION_2) != 1 ||
+	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer->x)) != 1 ||
+	    !(tu = ASN1_TIME_set(NULL, this_update)) || !(nu = ASN1_TIME_set(NULL, next_update)) ||
+	    X509_CRL_set1_lastUpdate(crl, tu) != 1 || X509_CRL_set1_nextUpdate(crl, nu) != 1)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		X509_REVOKED *r = X509_REVOKED_new();
+		if (!r || !revoked[i] ||
+		    X509_REVOKED_set_serialNumber(r, (ASN1_INTEGER *)X509_get0_serialNumber(
+							     revoked[i]->x)) != 1 ||
+		    X509_REVOKED_set_revocationDate(r, tu) != 1 || X509_CRL_add0_revoked(crl, r) != 1) {
+			X509_REVOKED_free(r);
+			goto out;
+		}
+	}
+	X509_CRL_sort(crl);
+	X509V3_set_ctx(&ctx, issuer->x, NULL, NULL, crl, 0);
+	ext = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
+	if (!ext || X509_CRL_add_ext(crl, ext, -1) != 1 || !(num = ASN1_INTEGER_new()) ||
+	    ASN1_INTEGER_set(num, crl_number) != 1 ||
+	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1)
+		goto out;
+	if (X509_CRL_sign(crl, issuer_key->pk, EVP_sha256()) <= 0)
+		goto out;
+	len = i2d_X509_CRL(crl, &der);
+	if (len <= 0 || buf_set(out, der, (size_t)len))
+		goto out;
+	rc = 0;
+out:
+	if (rc)
+		ossl_fail("CRL make");
+	OPENSSL_free(der);
+	X509_EXTENSION_free(ext);
+	ASN1_INTEGER_free(num);
+	ASN1_TIME_free(tu);
+	ASN1_TIME_free(nu);
+	X509_CRL_free(crl);
+	ERR_clear_error();
+	return rc;
+}
+
+int crypto_crl_pem(const struct buf *der, struct buf *out)
+{
+	X509_CRL *crl = NULL;
+	BIO *bio = NULL;
+	const uint8_t *p;
+	int rc = -1;
+
+	if (!der || !der->p || der->len > SMDP_MAX_CRL)
+		goto out;
+	p = der->p;
+	if (!(crl = d2i_X509_CRL(NULL, &p, (long)der->len)) || !(bio = BIO_new(BIO_s_mem())) ||
+	    PEM_write_bio_X509_CRL(bio, crl) != 1)
+		goto out;
+	rc = bio_to_buf(bio, out);
+out:
+	if (rc)
+		ossl_fail("CRL PEM");
+	BIO_free(bio);
+	X509_CRL_free(crl);
+	return rc;
 }

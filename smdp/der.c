@@ -2,6 +2,7 @@
 #include "smdp.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "EUICCInfo1.h"
 #include "EUICCInfo2.h"
 #include "EUICCSigned2.h"
+#include "IoTSpecificInfo.h"
 #include "EuiccCancelSessionSigned.h"
 #include "EuiccSigned1.h"
 #include "InitialiseSecureChannelRequest.h"
@@ -21,10 +23,13 @@
 #include "PrepareDownloadResponse.h"
 #include "ProfileInstallationResult.h"
 #include "ProfileInstallationResultData.h"
+#include "RemoteProfileProvisioningRequest.h"
+#include "RemoteProfileProvisioningResponse.h"
 #include "ReplaceSessionKeysRequest.h"
 #include "ServerSigned1.h"
 #include "SmdpSigned2.h"
 #include "StoreMetadataRequest.h"
+#include "NotificationConfigurationInformation.h"
 
 /*
  * Tags of the SGP.22 structures (first bytes of the encodings), named after
@@ -202,6 +207,54 @@ static int tlv_strict(const uint8_t *p, size_t n, int depth)
 static int tlv_same(const struct tlv *t, const uint8_t *raw, size_t n)
 {
 	return t->len == n && memcmp(t->p, raw, n) == 0;
+}
+
+/* Append one TLV (tag as its encoded bytes, DER length) to b. 0 / -1. */
+static int tlv_put(struct buf *b, uint32_t tag, const void *v, size_t n)
+{
+	uint8_t h[8];
+	size_t k = 0;
+
+	if (n > 0xFFFFFF || (n && !v))
+		return -1;
+	if (tag > 0xFFFF)
+		h[k++] = (uint8_t)(tag >> 16);
+	if (tag > 0xFF)
+		h[k++] = (uint8_t)(tag >> 8);
+	h[k++] = (uint8_t)tag;
+	if (n >= 0x10000) {
+		h[k++] = 0x83;
+		h[k++] = (uint8_t)(n >> 16);
+		h[k++] = (uint8_t)(n >> 8);
+	} else if (n >= 0x100) {
+		h[k++] = 0x82;
+		h[k++] = (uint8_t)(n >> 8);
+	} else if (n >= 0x80) {
+		h[k++] = 0x81;
+	}
+	h[k++] = (uint8_t)n;
+	return buf_append(b, h, k) < 0 || buf_append(b, v, n) < 0 ? -1 : 0;
+}
+
+/* Wrap b's content in one TLV with the given tag, in place. 0 / -1. */
+static int tlv_wrap(struct buf *b, uint32_t tag)
+{
+	struct buf w = { 0 };
+
+	if (tlv_put(&w, tag, b->p, b->len) < 0) {
+		buf_free(&w);
+		return -1;
+	}
+	buf_free(b);
+	*b = w;
+	return 0;
+}
+
+/* b holds exactly one well-formed TLV with the given tag (0: any). */
+static int tlv_one(const struct buf *b, uint32_t tag, struct tlv *t)
+{
+	return b && b->p && b->len <= SMDP_MAX_BODY && tlv_read(b->p, b->len, t) == 0 &&
+	       t->len == b->len && (!tag || t->tag == tag) && tlv_strict(b->p, b->len, 0) == 0 ? 0 : -1;
 }
 
 /*
@@ -633,6 +686,218 @@ out:
 	return st;
 }
 
+/* Named bits 0..31 of a BIT STRING as a mask (bit i of the result = ASN.1
+ * bit i); later bits are ignored. */
+static uint32_t bits_mask(const BIT_STRING_t *bs)
+{
+	uint32_t mask = 0;
+
+	for (int i = 0; i < bs->size && i < 4; i++) {
+		uint8_t v = bs->buf[i];
+
+		if (i == bs->size - 1 && bs->bits_unused > 0 && bs->bits_unused < 8)
+			v &= (uint8_t)(0xFF << bs->bits_unused);
+		for (int k = 0; k < 8; k++) {
+			if (v & (0x80 >> k))
+				mask |= UINT32_C(1) << (i * 8 + k);
+		}
+	}
+	return mask;
+}
+
+/* EUICCInfo2 (SGP.22 5.7.8) with the SGP.32 v1.2 additions of
+ * SGP32-EUICCInfo2: ipaMode [16], euiccCiPKIdListForSigningV3 [17],
+ * additionalEuiccInfo [18], highestSvn [19], iotSpecificInfo [20]. */
+enum rsp_status der_decode_euicc_info2(const uint8_t *der, size_t n, struct euicc_info2 *out)
+{
+	static const struct need need[] = {
+		{ { TAG_EUICC_INFO2 },
+		  { 0x81, 0x82, 0x83, 0x84, 0x85, 0x88, 0xA9, 0xAA, TAG_OCTET_STRING, TAG_UTF8 } },
+		{ { TAG_EUICC_INFO2, 0xB4 }, { 0xA0 } },   /* IoTSpecificInfo.iotVersion */
+	};
+	EUICCInfo2_t *e = NULL;
+	enum rsp_status st = RSP_ERR_INVALID_REQUEST;
+
+	if (!out)
+		return RSP_ERR_INTERNAL;
+	memset(out, 0, sizeof(*out));
+	if (asn_decode(&asn_DEF_EUICCInfo2, (void **)&e, der, n, TAG_EUICC_INFO2) < 0) {
+		st = fail_status(der, n, need, sizeof(need) / sizeof(need[0]));
+		goto out;
+	}
+	if (os_get(&e->profileVersion, out->profile_version, 3, 3, NULL) < 0 ||
+	    os_get(&e->svn, out->svn, 3, 3, NULL) < 0 ||
+	    os_get(&e->euiccFirmwareVer, out->firmware, 3, 3, NULL) < 0)
+		goto out;
+	out->rsp_capability = bits_mask(&e->rspCapability);
+	if (e->ipaMode) {
+		out->has_ipa_mode = 1;
+		out->ipa_mode = *e->ipaMode;
+	}
+	if (e->euiccCiPKIdListForSigningV3)
+		out->n_ci_sign_v3 = (size_t)e->euiccCiPKIdListForSigningV3->list.count;
+	if (e->additionalEuiccInfo) {
+		if (os_get(e->additionalEuiccInfo, out->additional_info, 0,
+			   sizeof(out->additional_info), &out->additional_info_len) < 0)
+			goto out;
+		out->has_additional_info = 1;
+	}
+	if (e->highestSvn) {
+		if (os_get(e->highestSvn, out->highest_svn, 3, 3, NULL) < 0)
+			goto out;
+		out->has_highest_svn = 1;
+	}
+	if (e->iotSpecificInfo) {
+		const IoTSpecificInfo_t *iot = e->iotSpecificInfo;
+		int count = iot->iotVersion.list.count;
+
+		if (count < 0 || count > SMDP_MAX_VERSIONS)
+			goto out;
+		for (int i = 0; i < count; i++) {
+			if (os_get(iot->iotVersion.list.array[i], out->iot_versions[i], 3, 3, NULL) < 0)
+				goto out;
+		}
+		out->n_iot_versions = (size_t)count;
+		out->ecall_supported = iot->ecallSupported != NULL;
+		out->fallback_supported = iot->fallbackSupported != NULL;
+		out->has_iot_info = 1;
+	}
+	st = RSP_OK;
+out:
+	if (e)
+		ASN_STRUCT_FREE(asn_DEF_EUICCInfo2, e);
+	if (st != RSP_OK)
+		memset(out, 0, sizeof(*out));
+	return st;
+}
+
+/* Count the DeviceCapabilities components present (for logs). */
+static int caps_count(const DeviceCapabilities_t *c)
+{
+	const void *v[] = {
+		c->gsmSupportedRelease, c->utranSupportedRelease, c->cdma2000onexSupportedRelease,
+		c->cdma2000hrpdSupportedRelease, c->cdma2000ehrpdSupportedRelease,
+		c->eutranEpcSupportedRelease, c->contactlessSupportedRelease,
+		c->rspCrlSupportedVersion, c->nrEpcSupportedRelease, c->nr5gcSupportedRelease,
+		c->eutran5gcSupportedRelease, c->lpaSvn, c->catSupportedClasses,
+		c->euiccFormFactorType, c->deviceAdditionalFeatureSupport,
+	};
+	int k = 0;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		k += v[i] != NULL;
+	return k;
+}
+
+/* DeviceInfo (SGP.22 4.2 ctxParams1). SGP.32 v1.2 adds nothing to it; the
+ * 8-byte TAC of the older v2 module and unknown trailing fields are taken. */
+enum rsp_status der_decode_device_info(const uint8_t *der, size_t n, struct device_info *out)
+{
+	static const struct need need[] = {
+		{ { TAG_SEQUENCE }, { 0x80, 0xA1 } },
+	};
+	DeviceInfo_t *d = NULL;
+	struct buf seq = { 0 };
+	enum rsp_status st = RSP_ERR_INVALID_REQUEST;
+
+	if (!out)
+		return RSP_ERR_INTERNAL;
+	memset(out, 0, sizeof(*out));
+	/* [1] IMPLICIT inside ctxParams1: same length octets as the SEQUENCE */
+	if (!der || n < 2 || n > SMDP_MAX_BODY || (der[0] != 0xA1 && der[0] != TAG_SEQUENCE) ||
+	    buf_set(&seq, der, n) < 0)
+		goto out;
+	seq.p[0] = TAG_SEQUENCE;
+	if (asn_decode(&asn_DEF_DeviceInfo, (void **)&d, seq.p, seq.len, TAG_SEQUENCE) < 0) {
+		st = fail_status(seq.p, seq.len, need, 1);
+		goto out;
+	}
+	if (os_get(&d->tac, out->tac, 4, 8, &out->tac_len) < 0 ||
+	    (out->tac_len != 4 && out->tac_len != 8))
+		goto out;
+	if (d->imei) {
+		if (os_get(d->imei, out->imei, 8, 8, NULL) < 0)
+			goto out;
+		out->has_imei = 1;
+	}
+	if (d->deviceCapabilities.lpaSvn) {
+		if (os_get(d->deviceCapabilities.lpaSvn, out->lpa_svn, 3, 3, NULL) < 0)
+			goto out;
+		out->has_lpa_svn = 1;
+	}
+	if (d->deviceCapabilities.euiccFormFactorType) {
+		out->has_form_factor = 1;
+		out->form_factor = *d->deviceCapabilities.euiccFormFactorType;
+	}
+	out->n_capabilities = caps_count(&d->deviceCapabilities);
+	st = RSP_OK;
+out:
+	if (d)
+		ASN_STRUCT_FREE(asn_DEF_DeviceInfo, d);
+	buf_free(&seq);
+	if (st != RSP_OK)
+		memset(out, 0, sizeof(*out));
+	return st;
+}
+
+/* snprintf at out+*used, never past outsz; *used stops at the end. */
+static void put_text(char *out, size_t outsz, size_t *used, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void put_text(char *out, size_t outsz, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (*used >= outsz)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(out + *used, outsz - *used, fmt, ap);
+	va_end(ap);
+	*used = w < 0 ? outsz : *used + (size_t)w;
+}
+
+/* For the session log: what generation of device this is (SGP.22 svn,
+ * SGP.32 IPA mode and IoT version) and its TAC. */
+void der_device_summary(const uint8_t *info2, size_t n2, const uint8_t *devinfo, size_t nd,
+			char *out, size_t outsz)
+{
+	struct euicc_info2 e;
+	struct device_info d;
+	size_t used = 0;
+
+	if (!out || outsz == 0)
+		return;
+	out[0] = '\0';
+	if (n2 == 0)
+		put_text(out, outsz, &used, "eUICC ?");
+	else if (der_decode_euicc_info2(info2, n2, &e) != RSP_OK)
+		put_text(out, outsz, &used, "eUICC: EUICCInfo2 undecodable");
+	else {
+		put_text(out, outsz, &used, "eUICC SGP.22 v%u.%u.%u", e.svn[0], e.svn[1], e.svn[2]);
+		if (e.has_ipa_mode || e.has_iot_info) {
+			put_text(out, outsz, &used, ", SGP.32 %s",
+				 !e.has_ipa_mode ? "IPA ?" : e.ipa_mode == 1 ? "IPAe" :
+				 e.ipa_mode == 0 ? "IPAd" : "IPA ?");
+			for (size_t i = 0; i < e.n_iot_versions; i++)
+				put_text(out, outsz, &used, "%s%u.%u.%u", i ? "/" : " (IoT v",
+					 e.iot_versions[i][0], e.iot_versions[i][1],
+					 e.iot_versions[i][2]);
+			if (e.has_iot_info)
+				put_text(out, outsz, &used, "%s%s%s", e.n_iot_versions ? "" : " (IoT",
+					 e.ecall_supported ? ", eCall" : "",
+					 e.fallback_supported ? ", fallback)" : ")");
+		}
+	}
+	if (nd == 0)
+		put_text(out, outsz, &used, "; device ?");
+	else if (der_decode_device_info(devinfo, nd, &d) != RSP_OK)
+		put_text(out, outsz, &used, "; DeviceInfo undecodable");
+	else
+		put_text(out, outsz, &used, "; device TAC %02X%02X%02X%02X", d.tac[0], d.tac[1],
+			 d.tac[2], d.tac[3]);
+}
+
 /* EuiccSigned1 fields; sig1 is the euiccSigned1 TLV inside der. */
 static int signed1_get(const EuiccSigned1_t *s, const struct tlv *sig1, struct euicc_signed1 *o)
 {
@@ -1009,11 +1274,12 @@ out:
 }
 
 /*
- * StoreMetadataRequest BF25 (client side, SGP.22 5.5.3). Fields our struct
- * has no room for (notificationConfigurationInfo, profileOwner, service
- * specific data) are accepted and dropped. profile_class is -1 when absent
- * (DEFAULT operational); ppr is the first byte of the PprIds BIT STRING as
- * coded (ppr1 = 0x40, ppr2 = 0x20).
+ * StoreMetadataRequest BF25 (client side, SGP.22 5.5.3; SGP.32 v1.2 adds
+ * ecallIndication and fallbackAllowed). Fields our struct has no room for
+ * (profileOwner, service specific data) are accepted and dropped; at most
+ * SMDP_MAX_NOTIF_CFG notificationConfigurationInfo entries. profile_class is
+ * -1 when absent (DEFAULT operational); ppr is the first byte of the PprIds
+ * BIT STRING as coded (ppr1 = 0x40, ppr2 = 0x20).
  */
 enum rsp_status der_decode_store_metadata(const uint8_t *der, size_t n, struct profile_metadata *out)
 {
@@ -1054,6 +1320,35 @@ enum rsp_status der_decode_store_metadata(const uint8_t *der, size_t n, struct p
 		out->has_ppr = 1;
 		if (b->size > 0)
 			out->ppr = b->buf[0];
+	}
+	if (m->notificationConfigurationInfo) {
+		int count = m->notificationConfigurationInfo->list.count;
+
+		if (count < 0 || count > SMDP_MAX_NOTIF_CFG)
+			goto out;
+		for (int i = 0; i < count; i++) {
+			const NotificationConfigurationInformation_t *nc =
+				m->notificationConfigurationInfo->list.array[i];
+			uint32_t ops = bits_mask(&nc->profileManagementOperation);
+
+			for (int k = 0; k < 8; k++) {
+				if (ops & (UINT32_C(1) << k))
+					out->notif[i].ops |= (uint8_t)(0x80 >> k);
+			}
+			if (str_get(&nc->notificationAddress, out->notif[i].address,
+				    sizeof(out->notif[i].address)) < 0)
+				goto out;
+		}
+		out->n_notif = (size_t)count;
+	}
+	/* SGP.32 v1.2 IoT fields */
+	if (m->ecallIndication) {
+		out->has_ecall_indication = 1;
+		out->ecall_indication = *m->ecallIndication ? 1 : 0;
+	}
+	if (m->fallbackAllowed) {
+		out->has_fallback_allowed = 1;
+		out->fallback_allowed = *m->fallbackAllowed ? 1 : 0;
 	}
 	st = RSP_OK;
 out:
@@ -1340,6 +1635,40 @@ int der_encode_store_metadata(const struct profile_metadata *m, struct buf *out)
 		r->profilePolicyRules = calloc(1, sizeof(*r->profilePolicyRules));
 		if (!r->profilePolicyRules || bits_set(r->profilePolicyRules, byte_bits(m->ppr)) < 0)
 			goto out;
+	}
+	/* notificationConfigurationInfo B6 (SGP.22 5.5.3): which operations
+	 * the eUICC notifies, and where */
+	if (m->n_notif > SMDP_MAX_NOTIF_CFG)
+		goto out;
+	if (m->n_notif > 0) {
+		r->notificationConfigurationInfo = calloc(1, sizeof(*r->notificationConfigurationInfo));
+		if (!r->notificationConfigurationInfo)
+			goto out;
+	}
+	for (size_t i = 0; i < m->n_notif; i++) {
+		NotificationConfigurationInformation_t *nc = calloc(1, sizeof(*nc));
+
+		if (!nc || ASN_SEQUENCE_ADD(&r->notificationConfigurationInfo->list, nc) < 0) {
+			free(nc);
+			goto out;
+		}
+		if (bits_set(&nc->profileManagementOperation, byte_bits(m->notif[i].ops)) < 0 ||
+		    str_set(&nc->notificationAddress, m->notif[i].address, SMDP_MAX_ADDRESS) < 0)
+			goto out;
+	}
+	/* SGP.32 v1.2: only when the profile asks for them, after every
+	 * SGP.22 field (SGP32-StoreMetadataRequest order: 9F7B, then 9F67) */
+	if (m->has_ecall_indication) {
+		r->ecallIndication = calloc(1, sizeof(*r->ecallIndication));
+		if (!r->ecallIndication)
+			goto out;
+		*r->ecallIndication = m->ecall_indication ? 1 : 0;
+	}
+	if (m->has_fallback_allowed) {
+		r->fallbackAllowed = calloc(1, sizeof(*r->fallbackAllowed));
+		if (!r->fallbackAllowed)
+			goto out;
+		*r->fallbackAllowed = m->fallback_allowed ? 1 : 0;
 	}
 	rc = asn_encode(&asn_DEF_StoreMetadataRequest, r, out);
 out:
@@ -1692,6 +2021,76 @@ out:
 	return rc;
 }
 
+/*
+ * For devices of other versions than this module (smdp-client sending a
+ * given EUICCInfo2 / DeviceInfo): the two TLVs are only decoded to check
+ * them, then copied as they are; the whole must decode as EuiccSigned1.
+ */
+int der_encode_euicc_signed1_verbatim(const struct euicc_signed1 *in, struct buf *out)
+{
+	EUICCInfo2_t *e = NULL;
+	DeviceInfo_t *d = NULL;
+	EuiccSigned1_t *s = NULL;
+	struct buf w = { 0 }, ctx = { 0 }, dev = { 0 };
+	struct tlv t;
+	size_t alen;
+	int rc = -1;
+
+	if (!in || !out || in->txid_len < 1 || in->txid_len > sizeof(in->txid) ||
+	    tlv_one(&in->euicc_info2, TAG_EUICC_INFO2, &t) < 0)
+		goto out;
+	if (in->ctx.device_info.len == 0) {
+		/* none given: tac and empty deviceCapabilities, as der_encode_euicc_signed1 */
+		if ((in->ctx.tac_len != 4 && in->ctx.tac_len != 8) ||
+		    tlv_put(&dev, 0x80, in->ctx.tac, in->ctx.tac_len) < 0 ||
+		    tlv_put(&dev, 0xA1, NULL, 0) < 0 || tlv_wrap(&dev, TAG_SEQUENCE) < 0)
+			goto out;
+	} else if (tlv_one(&in->ctx.device_info, 0, &t) < 0 ||
+		   (t.tag != 0xA1 && t.tag != TAG_SEQUENCE) ||
+		   buf_set(&dev, in->ctx.device_info.p, in->ctx.device_info.len) < 0) {
+		goto out;
+	}
+	alen = strnlen(in->server_address, sizeof(in->server_address));
+	if (alen >= sizeof(in->server_address) ||
+	    (in->ctx.has_matching_id &&
+	     strnlen(in->ctx.matching_id, sizeof(in->ctx.matching_id)) >= sizeof(in->ctx.matching_id)))
+		goto out;
+	if (asn_decode(&asn_DEF_EUICCInfo2, (void **)&e, in->euicc_info2.p, in->euicc_info2.len,
+		       TAG_EUICC_INFO2) < 0)
+		goto out;
+	dev.p[0] = TAG_SEQUENCE;
+	if (asn_decode(&asn_DEF_DeviceInfo, (void **)&d, dev.p, dev.len, TAG_SEQUENCE) < 0)
+		goto out;
+	dev.p[0] = 0xA1;   /* deviceInfo [1] inside ctxParamsForCommonAuthentication */
+	if ((in->ctx.has_matching_id &&
+	     tlv_put(&ctx, 0x80, in->ctx.matching_id, strlen(in->ctx.matching_id)) < 0) ||
+	    buf_append(&ctx, dev.p, dev.len) < 0 || tlv_wrap(&ctx, 0xA0) < 0)
+		goto out;
+	if (tlv_put(&w, 0x80, in->txid, in->txid_len) < 0 ||
+	    tlv_put(&w, 0x83, in->server_address, alen) < 0 ||
+	    tlv_put(&w, 0x84, in->server_challenge, SMDP_CHAL_LEN) < 0 ||
+	    buf_append(&w, in->euicc_info2.p, in->euicc_info2.len) < 0 ||
+	    buf_append(&w, ctx.p, ctx.len) < 0 || tlv_wrap(&w, TAG_SEQUENCE) < 0)
+		goto out;
+	if (asn_decode(&asn_DEF_EuiccSigned1, (void **)&s, w.p, w.len, TAG_SEQUENCE) < 0)
+		goto out;
+	buf_free(out);
+	*out = w;
+	w.p = NULL;
+	rc = 0;
+out:
+	if (e)
+		ASN_STRUCT_FREE(asn_DEF_EUICCInfo2, e);
+	if (d)
+		ASN_STRUCT_FREE(asn_DEF_DeviceInfo, d);
+	if (s)
+		ASN_STRUCT_FREE(asn_DEF_EuiccSigned1, s);
+	buf_free(&w);
+	buf_free(&ctx);
+	buf_free(&dev);
+	return rc;
+}
+
 int der_encode_auth_server_resp(const struct auth_server_resp *in, struct buf *out)
 {
 	AuthenticateServerResponse_t *r = NULL;
@@ -1718,16 +2117,25 @@ int der_encode_auth_server_resp(const struct auth_server_resp *in, struct buf *o
 	{
 		AuthenticateResponseOk_t *o = &r->choice.authenticateResponseOk;
 
+		/* each part must decode as its type (this validates them) */
 		if (asn_embed(&asn_DEF_EuiccSigned1, &o->euiccSigned1, in->signed1_raw.p,
 			      in->signed1_raw.len) < 0 ||
 		    os_set(&o->euiccSignature1, in->signature1, SMDP_SIG_LEN) < 0 ||
 		    asn_embed(&asn_DEF_Certificate, &o->euiccCertificate, in->euicc_cert.p,
 			      in->euicc_cert.len) < 0 ||
 		    asn_embed(&asn_DEF_Certificate, &o->eumCertificate, in->eum_cert.p,
-			      in->eum_cert.len) < 0)
+			      in->eum_cert.len) < 0 ||
+		    asn_check_constraints(&asn_DEF_AuthenticateServerResponse, r, NULL, NULL) != 0)
 			goto out;
 	}
-	if (asn_encode(&asn_DEF_AuthenticateServerResponse, r, &w) < 0)
+	/* Assembled from the parts as given rather than re-encoded: a
+	 * euiccSigned1 of a newer device carries fields this module does not
+	 * know (EXTENSIBILITY IMPLIED), which a re-encoding would drop. */
+	if (buf_append(&w, in->signed1_raw.p, in->signed1_raw.len) < 0 ||
+	    tlv_put(&w, TAG_SIGNATURE, in->signature1, SMDP_SIG_LEN) < 0 ||
+	    buf_append(&w, in->euicc_cert.p, in->euicc_cert.len) < 0 ||
+	    buf_append(&w, in->eum_cert.p, in->eum_cert.len) < 0 || tlv_wrap(&w, 0xA0) < 0 ||
+	    tlv_wrap(&w, TAG_AUTH_SRV_RESP) < 0)
 		goto out;
 	/* The SM-DP+ verifies euiccSignature1 over these exact bytes. */
 	if (TLV_PATH(w.p, w.len, &ok, TAG_AUTH_SRV_RESP, 0xA0) < 0 ||
@@ -1979,4 +2387,506 @@ out:
 	if (r)
 		ASN_STRUCT_FREE(asn_DEF_CancelSessionResponse, r);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* ES9+ ASN.1 binding: RemoteProfileProvisioningRequest / Response (the
+ * wrappers of SGP.22's "Definition for ES9+ ASN.1 Binding"). Module tags
+ * are AUTOMATIC: the Ok / error alternatives of each response CHOICE are
+ * [0] 'A0' / [1] '81', CancelSessionRequestEs9.cancelSessionResponse is
+ * [1] 'A1', HandleNotification.pendingNotification is [0] 'A0' (explicit,
+ * a CHOICE). */
+
+#define TAG_RPP             0xA2u    /* RemoteProfileProvisioningRequest/Response [2] */
+#define TAG_IA_FN           0xBF39u  /* InitiateAuthenticationRequest / Response */
+#define TAG_GBPP_FN         0xBF3Au  /* GetBoundProfilePackageRequest / Response */
+#define TAG_AC_FN           0xBF3Bu  /* AuthenticateClientRequest / ResponseEs9 */
+#define TAG_HN_FN           0xBF3Du  /* HandleNotification */
+#define TAG_EUICC_INFO1_ANY 0xBF20u  /* EUICCInfo1 */
+/* CancelSessionRequestEs9 / ResponseEs9 carry BF41 like CancelSessionResponse */
+
+static const struct {
+	uint32_t tag;
+	enum es9_fn fn;
+} rpp_alts[] = {
+	{ TAG_IA_FN, ES9_INITIATE_AUTH },
+	{ TAG_AC_FN, ES9_AUTH_CLIENT },
+	{ TAG_GBPP_FN, ES9_GET_BPP },
+	{ TAG_HN_FN, ES9_HANDLE_NOTIF },
+	{ TAG_CANCEL_RESP, ES9_CANCEL_SESSION },
+};
+
+static uint32_t rpp_tag(enum es9_fn fn)
+{
+	for (size_t i = 0; i < sizeof(rpp_alts) / sizeof(rpp_alts[0]); i++)
+		if (rpp_alts[i].fn == fn)
+			return rpp_alts[i].tag;
+	return 0;
+}
+
+void es9_asn1_req_free(struct es9_asn1_req *r)
+{
+	if (!r)
+		return;
+	buf_free(&r->obj);
+	buf_free(&r->ext);
+	memset(r, 0, sizeof(*r));
+}
+
+void es9_asn1_resp_free(struct es9_asn1_resp *r)
+{
+	if (!r)
+		return;
+	buf_free(&r->server_signed1);
+	buf_free(&r->server_signature1);
+	buf_free(&r->ci_pkid);
+	buf_free(&r->server_cert);
+	buf_free(&r->profile_metadata);
+	buf_free(&r->smdp_signed2);
+	buf_free(&r->smdp_signature2);
+	buf_free(&r->smdp_cert);
+	buf_free(&r->bpp);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A2 { alt { children of alt, child idx replaced by the TLV in repl } } */
+static int rpp_rebuild(const struct tlv *alt, size_t idx, const struct buf *repl, struct buf *out)
+{
+	struct buf v = { 0 };
+	struct tlv c;
+	int rc = -1;
+
+	for (size_t i = 0; tlv_nth(alt, i, &c) == 0; i++) {
+		if (buf_append(&v, i == idx ? repl->p : c.p, i == idx ? repl->len : c.len) < 0)
+			goto out;
+	}
+	if (tlv_wrap(&v, alt->tag) < 0 || tlv_wrap(&v, TAG_RPP) < 0)
+		goto out;
+	buf_free(out);
+	*out = v;
+	v.p = NULL;
+	rc = 0;
+out:
+	buf_free(&v);
+	return rc;
+}
+
+/* RemoteProfileProvisioningRequest (server side): the wrapper through asn1c,
+ * the ES10b object inside copied as received (SGP.22 ASN.1 binding). */
+enum rsp_status der_decode_es9_request(const uint8_t *der, size_t n, struct es9_asn1_req *out)
+{
+	static const struct need need[] = {
+		{ { TAG_RPP, TAG_IA_FN }, { 0x81, 0x83, TAG_EUICC_INFO1_ANY } },
+		{ { TAG_RPP, TAG_AC_FN }, { 0x80, TAG_AUTH_SRV_RESP } },
+		{ { TAG_RPP, TAG_GBPP_FN }, { 0x80, TAG_PREP_DL_RESP } },
+		{ { TAG_RPP, TAG_CANCEL_RESP }, { 0x80, 0xA1 } },
+		{ { TAG_RPP, TAG_HN_FN }, { 0xA0 } },
+	};
+	RemoteProfileProvisioningRequest_t *r = NULL;
+	struct buf norm = { 0 }, repl = { 0 };
+	enum rsp_status st = RSP_ERR_INVALID_REQUEST;
+	const uint8_t *p = der;
+	size_t len = n;
+	struct tlv outer, alt, c, inner;
+
+	if (!out)
+		return RSP_ERR_INTERNAL;
+	memset(out, 0, sizeof(*out));
+	out->fn = ES9_FN_COUNT;
+	/* the function first (headers only), so that a malformed body can
+	 * still be answered with that function's error */
+	if (!der || n == 0 || n > SMDP_MAX_BODY || tlv_read(der, n, &outer) < 0 || outer.len != n ||
+	    outer.tag != TAG_RPP || tlv_nth(&outer, 0, &alt) < 0 || alt.len != outer.vlen)
+		goto out;
+	for (size_t i = 0; i < sizeof(rpp_alts) / sizeof(rpp_alts[0]); i++)
+		if (rpp_alts[i].tag == alt.tag)
+			out->fn = rpp_alts[i].fn;
+	if (out->fn == ES9_FN_COUNT || tlv_strict(der, n, 0) < 0)
+		goto out;
+	/* Two tagging slips of hand-written clients, mapped to the module's
+	 * form: the CancelSessionResponse with its own tag BF41 instead of
+	 * [1], a PendingNotification without the explicit [0]. */
+	if (out->fn == ES9_CANCEL_SESSION && tlv_nth(&alt, 1, &c) == 0 && c.tag == TAG_CANCEL_RESP) {
+		if (tlv_put(&repl, 0xA1, c.v, c.vlen) < 0 || rpp_rebuild(&alt, 1, &repl, &norm) < 0)
+			goto out;
+	} else if (out->fn == ES9_HANDLE_NOTIF && tlv_nth(&alt, 0, &c) == 0 &&
+		   (c.tag == TAG_PIR || c.tag == TAG_SEQUENCE)) {
+		if (tlv_put(&repl, 0xA0, c.p, c.len) < 0 || rpp_rebuild(&alt, 0, &repl, &norm) < 0)
+			goto out;
+	}
+	if (norm.p) {
+		p = norm.p;
+		len = norm.len;
+		if (tlv_read(p, len, &outer) < 0 || tlv_nth(&outer, 0, &alt) < 0)
+			goto out;
+	}
+	if (asn_decode(&asn_DEF_RemoteProfileProvisioningRequest, (void **)&r, p, len, TAG_RPP) < 0) {
+		st = fail_status(p, len, need, sizeof(need) / sizeof(need[0]));
+		goto out;
+	}
+	switch (r->present) {
+	case RemoteProfileProvisioningRequest_PR_initiateAuthenticationRequest: {
+		const InitiateAuthenticationRequest_t *q = &r->choice.initiateAuthenticationRequest;
+
+		if (os_get(&q->euiccChallenge, out->euicc_challenge, SMDP_CHAL_LEN, SMDP_CHAL_LEN,
+			   NULL) < 0 ||
+		    str_get(&q->smdpAddress, out->smdp_address, sizeof(out->smdp_address)) < 0 ||
+		    tlv_find(&alt, TAG_EUICC_INFO1_ANY, &c) < 0 || buf_set(&out->obj, c.p, c.len) < 0)
+			goto out;
+		break;
+	}
+	case RemoteProfileProvisioningRequest_PR_authenticateClientRequest:
+		if (os_get(&r->choice.authenticateClientRequest.transactionId, out->txid, 1,
+			   sizeof(out->txid), &out->txid_len) < 0 ||
+		    tlv_find(&alt, TAG_AUTH_SRV_RESP, &c) < 0 || buf_set(&out->obj, c.p, c.len) < 0)
+			goto out;
+		break;
+	case RemoteProfileProvisioningRequest_PR_getBoundProfilePackageRequest:
+		if (os_get(&r->choice.getBoundProfilePackageRequest.transactionId, out->txid, 1,
+			   sizeof(out->txid), &out->txid_len) < 0 ||
+		    tlv_find(&alt, TAG_PREP_DL_RESP, &c) < 0 || buf_set(&out->obj, c.p, c.len) < 0)
+			goto out;
+		break;
+	case RemoteProfileProvisioningRequest_PR_cancelSessionRequestEs9:
+		/* back to the standalone BF41 the ES10b decoder knows; the
+		 * signature covers only the EuiccCancelSessionSigned inside */
+		if (os_get(&r->choice.cancelSessionRequestEs9.transactionId, out->txid, 1,
+			   sizeof(out->txid), &out->txid_len) < 0 ||
+		    tlv_find(&alt, 0xA1, &c) < 0 || tlv_put(&out->obj, TAG_CANCEL_RESP, c.v, c.vlen) < 0)
+			goto out;
+		break;
+	case RemoteProfileProvisioningRequest_PR_handleNotification:
+		if (tlv_find(&alt, 0xA0, &c) < 0 || tlv_nth(&c, 0, &inner) < 0 ||
+		    buf_set(&out->obj, inner.p, inner.len) < 0)
+			goto out;
+		break;
+	default:
+		goto out;
+	}
+	st = RSP_OK;
+out:
+	if (r)
+		ASN_STRUCT_FREE(asn_DEF_RemoteProfileProvisioningRequest, r);
+	buf_free(&norm);
+	buf_free(&repl);
+	if (st != RSP_OK)
+		buf_free(&out->obj);
+	return st;
+}
+
+/* Put the value of the one TLV in b (with the given tag) into os. */
+static int tlv_value_set(const struct buf *b, uint32_t tag, OCTET_STRING_t *os)
+{
+	struct tlv t;
+
+	return tlv_one(b, tag, &t) < 0 ? -1 : os_set(os, t.v, t.vlen);
+}
+
+/* Decode the one TLV in b (with the given tag) into an asn1c member. */
+static int tlv_embed(asn_TYPE_descriptor_t *td, void *member, const struct buf *b, uint32_t tag)
+{
+	struct tlv t;
+
+	return tlv_one(b, tag, &t) < 0 ? -1 : asn_embed(td, member, b->p, b->len);
+}
+
+/* RemoteProfileProvisioningResponse (server side) through asn1c; the parts
+ * the eUICC verifies are checked to come out byte-identical. */
+int der_encode_es9_response(const struct es9_asn1_resp *in, struct buf *out)
+{
+	RemoteProfileProvisioningResponse_t *r = NULL;
+	const struct buf *parts[5] = { NULL };   /* Ok parts by position, to check */
+	struct buf w = { 0 };
+	struct tlv ok, t;
+	uint32_t tag;
+	int rc = -1;
+
+	if (!in || !out || !(tag = rpp_tag(in->fn)) || in->fn == ES9_HANDLE_NOTIF)
+		goto out;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		goto out;
+	switch (in->fn) {
+	case ES9_INITIATE_AUTH: {
+		InitiateAuthenticationResponse_t *a = &r->choice.initiateAuthenticationResponse;
+		InitiateAuthenticationOkEs9_t *o = &a->choice.initiateAuthenticationOk;
+
+		r->present = RemoteProfileProvisioningResponse_PR_initiateAuthenticationResponse;
+		if (in->error >= 0) {
+			a->present = InitiateAuthenticationResponse_PR_initiateAuthenticationError;
+			a->choice.initiateAuthenticationError = in->error;
+			break;
+		}
+		a->present = InitiateAuthenticationResponse_PR_initiateAuthenticationOk;
+		if (os_set(&o->transactionId, in->txid, in->txid_len) < 0 ||
+		    tlv_embed(&asn_DEF_ServerSigned1, &o->serverSigned1, &in->server_signed1,
+			      TAG_SEQUENCE) < 0 ||
+		    tlv_value_set(&in->server_signature1, TAG_SIGNATURE, &o->serverSignature1) < 0 ||
+		    tlv_value_set(&in->ci_pkid, TAG_OCTET_STRING, &o->euiccCiPKIdToBeUsed) < 0 ||
+		    tlv_embed(&asn_DEF_Certificate, &o->serverCertificate, &in->server_cert,
+			      TAG_SEQUENCE) < 0)
+			goto out;
+		parts[1] = &in->server_signed1;
+		parts[2] = &in->server_signature1;
+		parts[3] = &in->ci_pkid;
+		parts[4] = &in->server_cert;
+		break;
+	}
+	case ES9_AUTH_CLIENT: {
+		AuthenticateClientResponseEs9_t *a = &r->choice.authenticateClientResponseEs9;
+		AuthenticateClientOk_t *o = &a->choice.authenticateClientOk;
+
+		r->present = RemoteProfileProvisioningResponse_PR_authenticateClientResponseEs9;
+		if (in->error >= 0) {
+			a->present = AuthenticateClientResponseEs9_PR_authenticateClientError;
+			a->choice.authenticateClientError = in->error;
+			break;
+		}
+		a->present = AuthenticateClientResponseEs9_PR_authenticateClientOk;
+		if (os_set(&o->transactionId, in->txid, in->txid_len) < 0 ||
+		    tlv_embed(&asn_DEF_StoreMetadataRequest, &o->profileMetaData,
+			      &in->profile_metadata, TAG_STORE_META) < 0 ||
+		    tlv_embed(&asn_DEF_SmdpSigned2, &o->smdpSigned2, &in->smdp_signed2,
+			      TAG_SEQUENCE) < 0 ||
+		    tlv_value_set(&in->smdp_signature2, TAG_SIGNATURE, &o->smdpSignature2) < 0 ||
+		    tlv_embed(&asn_DEF_Certificate, &o->smdpCertificate, &in->smdp_cert,
+			      TAG_SEQUENCE) < 0)
+			goto out;
+		parts[1] = &in->profile_metadata;
+		parts[2] = &in->smdp_signed2;
+		parts[3] = &in->smdp_signature2;
+		parts[4] = &in->smdp_cert;
+		break;
+	}
+	case ES9_GET_BPP: {
+		GetBoundProfilePackageResponse_t *a = &r->choice.getBoundProfilePackageResponse;
+		GetBoundProfilePackageOk_t *o = &a->choice.getBoundProfilePackageOk;
+
+		r->present = RemoteProfileProvisioningResponse_PR_getBoundProfilePackageResponse;
+		if (in->error >= 0) {
+			a->present = GetBoundProfilePackageResponse_PR_getBoundProfilePackageError;
+			a->choice.getBoundProfilePackageError = in->error;
+			break;
+		}
+		a->present = GetBoundProfilePackageResponse_PR_getBoundProfilePackageOk;
+		if (os_set(&o->transactionId, in->txid, in->txid_len) < 0 ||
+		    tlv_embed(&asn_DEF_BoundProfilePackage, &o->boundProfilePackage, &in->bpp,
+			      TAG_BPP) < 0)
+			goto out;
+		parts[1] = &in->bpp;
+		break;
+	}
+	case ES9_CANCEL_SESSION: {
+		CancelSessionResponseEs9_t *a = &r->choice.cancelSessionResponseEs9;
+
+		r->present = RemoteProfileProvisioningResponse_PR_cancelSessionResponseEs9;
+		if (in->error >= 0) {
+			a->present = CancelSessionResponseEs9_PR_cancelSessionError;
+			a->choice.cancelSessionError = in->error;
+		} else {
+			a->present = CancelSessionResponseEs9_PR_cancelSessionOk;   /* empty */
+		}
+		break;
+	}
+	default:
+		goto out;
+	}
+	if (asn_encode(&asn_DEF_RemoteProfileProvisioningResponse, r, &w) < 0)
+		goto out;
+	/* what the peer signs or verifies must leave exactly as given */
+	if (in->error < 0 && in->fn != ES9_CANCEL_SESSION) {
+		if (TLV_PATH(w.p, w.len, &ok, TAG_RPP, tag, 0xA0) < 0)
+			goto out;
+		for (size_t i = 1; i < 5; i++) {
+			if (parts[i] && (tlv_nth(&ok, i, &t) < 0 || !tlv_same(&t, parts[i]->p, parts[i]->len))) {
+				log_warn("der: RemoteProfileProvisioningResponse: part %zu changed", i);
+				goto out;
+			}
+		}
+	}
+	buf_free(out);
+	*out = w;
+	w.p = NULL;
+	rc = 0;
+out:
+	buf_free(&w);
+	if (r)
+		ASN_STRUCT_FREE(asn_DEF_RemoteProfileProvisioningResponse, r);
+	return rc;
+}
+
+/* RemoteProfileProvisioningRequest (client side), assembled around the
+ * object as given: the SM-DP+ verifies signatures over those bytes. */
+int der_encode_es9_request(const struct es9_asn1_req *in, struct buf *out)
+{
+	struct buf v = { 0 };
+	struct tlv t;
+	uint32_t tag;
+	int rc = -1;
+
+	if (!in || !out || !(tag = rpp_tag(in->fn)))
+		goto out;
+	if (in->fn != ES9_INITIATE_AUTH && in->fn != ES9_HANDLE_NOTIF &&
+	    (in->txid_len < 1 || in->txid_len > sizeof(in->txid) ||
+	     tlv_put(&v, 0x80, in->txid, in->txid_len) < 0))
+		goto out;
+	switch (in->fn) {
+	case ES9_INITIATE_AUTH: {
+		size_t alen = strnlen(in->smdp_address, sizeof(in->smdp_address));
+
+		if (alen >= sizeof(in->smdp_address) ||
+		    tlv_put(&v, 0x81, in->euicc_challenge, SMDP_CHAL_LEN) < 0 ||
+		    (alen && tlv_put(&v, 0x83, in->smdp_address, alen) < 0) ||
+		    (in->obj.len && (tlv_one(&in->obj, TAG_EUICC_INFO1_ANY, &t) < 0 ||
+				     buf_append(&v, in->obj.p, in->obj.len) < 0)))
+			goto out;
+		break;
+	}
+	case ES9_AUTH_CLIENT:
+	case ES9_GET_BPP:
+		if (tlv_one(&in->obj, in->fn == ES9_AUTH_CLIENT ? TAG_AUTH_SRV_RESP : TAG_PREP_DL_RESP,
+			    &t) < 0 || buf_append(&v, in->obj.p, in->obj.len) < 0)
+			goto out;
+		break;
+	case ES9_CANCEL_SESSION:
+		if (tlv_one(&in->obj, TAG_CANCEL_RESP, &t) < 0 || tlv_put(&v, 0xA1, t.v, t.vlen) < 0)
+			goto out;
+		break;
+	case ES9_HANDLE_NOTIF:
+		if (tlv_one(&in->obj, 0, &t) < 0 || (t.tag != TAG_PIR && t.tag != TAG_SEQUENCE) ||
+		    tlv_put(&v, 0xA0, in->obj.p, in->obj.len) < 0)
+			goto out;
+		break;
+	default:
+		goto out;
+	}
+	if (in->ext.len && (in->ext.len > SMDP_MAX_BODY || tlv_strict(in->ext.p, in->ext.len, 0) < 0 ||
+			    buf_append(&v, in->ext.p, in->ext.len) < 0))
+		goto out;
+	if (tlv_wrap(&v, tag) < 0 || tlv_wrap(&v, TAG_RPP) < 0)
+		goto out;
+	buf_free(out);
+	*out = v;
+	v.p = NULL;
+	rc = 0;
+out:
+	buf_free(&v);
+	return rc;
+}
+
+/* Copy child idx of box, which must have the given tag. */
+static int child_get(const struct tlv *box, size_t idx, uint32_t tag, struct buf *out)
+{
+	struct tlv t;
+
+	if (tlv_nth(box, idx, &t) < 0 || t.tag != tag)
+		return -1;
+	return buf_set(out, t.p, t.len);
+}
+
+/* RemoteProfileProvisioningResponse (client side): asn1c checks it, the
+ * Ok parts are copied as received. */
+enum rsp_status der_decode_es9_response(const uint8_t *der, size_t n, struct es9_asn1_resp *out)
+{
+	static const struct need need[] = {
+		{ { TAG_RPP, TAG_IA_FN, 0xA0 },
+		  { 0x80, TAG_SEQUENCE, TAG_SIGNATURE, TAG_OCTET_STRING, TAG_SEQUENCE } },
+		{ { TAG_RPP, TAG_AC_FN, 0xA0 },
+		  { 0x80, TAG_STORE_META, TAG_SEQUENCE, TAG_SIGNATURE, TAG_SEQUENCE } },
+		{ { TAG_RPP, TAG_GBPP_FN, 0xA0 }, { 0x80, TAG_BPP } },
+	};
+	RemoteProfileProvisioningResponse_t *r = NULL;
+	enum rsp_status st = RSP_ERR_INVALID_REQUEST;
+	struct tlv outer, alt, ok;
+
+	if (!out)
+		return RSP_ERR_INTERNAL;
+	memset(out, 0, sizeof(*out));
+	out->fn = ES9_FN_COUNT;
+	out->error = -1;
+	if (asn_decode(&asn_DEF_RemoteProfileProvisioningResponse, (void **)&r, der, n, TAG_RPP) < 0) {
+		st = fail_status(der, n, need, sizeof(need) / sizeof(need[0]));
+		goto out;
+	}
+	if (tlv_read(der, n, &outer) < 0 || tlv_nth(&outer, 0, &alt) < 0)
+		goto out;
+	switch (r->present) {
+	case RemoteProfileProvisioningResponse_PR_initiateAuthenticationResponse: {
+		const InitiateAuthenticationResponse_t *a = &r->choice.initiateAuthenticationResponse;
+
+		out->fn = ES9_INITIATE_AUTH;
+		if (a->present == InitiateAuthenticationResponse_PR_initiateAuthenticationError) {
+			out->error = a->choice.initiateAuthenticationError;
+			break;
+		}
+		if (a->present != InitiateAuthenticationResponse_PR_initiateAuthenticationOk ||
+		    os_get(&a->choice.initiateAuthenticationOk.transactionId, out->txid, 1,
+			   sizeof(out->txid), &out->txid_len) < 0 ||
+		    tlv_find(&alt, 0xA0, &ok) < 0 ||
+		    child_get(&ok, 1, TAG_SEQUENCE, &out->server_signed1) < 0 ||
+		    child_get(&ok, 2, TAG_SIGNATURE, &out->server_signature1) < 0 ||
+		    child_get(&ok, 3, TAG_OCTET_STRING, &out->ci_pkid) < 0 ||
+		    child_get(&ok, 4, TAG_SEQUENCE, &out->server_cert) < 0)
+			goto out;
+		break;
+	}
+	case RemoteProfileProvisioningResponse_PR_authenticateClientResponseEs9: {
+		const AuthenticateClientResponseEs9_t *a = &r->choice.authenticateClientResponseEs9;
+
+		out->fn = ES9_AUTH_CLIENT;
+		if (a->present == AuthenticateClientResponseEs9_PR_authenticateClientError) {
+			out->error = a->choice.authenticateClientError;
+			break;
+		}
+		if (a->present != AuthenticateClientResponseEs9_PR_authenticateClientOk ||
+		    os_get(&a->choice.authenticateClientOk.transactionId, out->txid, 1,
+			   sizeof(out->txid), &out->txid_len) < 0 ||
+		    tlv_find(&alt, 0xA0, &ok) < 0 ||
+		    child_get(&ok, 1, TAG_STORE_META, &out->profile_metadata) < 0 ||
+		    child_get(&ok, 2, TAG_SEQUENCE, &out->smdp_signed2) < 0 ||
+		    child_get(&ok, 3, TAG_SIGNATURE, &out->smdp_signature2) < 0 ||
+		    child_get(&ok, 4, TAG_SEQUENCE, &out->smdp_cert) < 0)
+			goto out;
+		break;
+	}
+	case RemoteProfileProvisioningResponse_PR_getBoundProfilePackageResponse: {
+		const GetBoundProfilePackageResponse_t *a = &r->choice.getBoundProfilePackageResponse;
+
+		out->fn = ES9_GET_BPP;
+		if (a->present == GetBoundProfilePackageResponse_PR_getBoundProfilePackageError) {
+			out->error = a->choice.getBoundProfilePackageError;
+			break;
+		}
+		if (a->present != GetBoundProfilePackageResponse_PR_getBoundProfilePackageOk ||
+		    os_get(&a->choice.getBoundProfilePackageOk.transactionId, out->txid, 1,
+			   sizeof(out->txid), &out->txid_len) < 0 ||
+		    tlv_find(&alt, 0xA0, &ok) < 0 || child_get(&ok, 1, TAG_BPP, &out->bpp) < 0)
+			goto out;
+		break;
+	}
+	case RemoteProfileProvisioningResponse_PR_cancelSessionResponseEs9: {
+		const CancelSessionResponseEs9_t *a = &r->choice.cancelSessionResponseEs9;
+
+		out->fn = ES9_CANCEL_SESSION;
+		if (a->present == CancelSessionResponseEs9_PR_cancelSessionError)
+			out->error = a->choice.cancelSessionError;
+		else if (a->present != CancelSessionResponseEs9_PR_cancelSessionOk)
+			goto out;
+		break;
+	}
+	default:
+		goto out;   /* ES11 (SM-DS) or an unknown extension alternative */
+	}
+	st = RSP_OK;
+out:
+	if (r)
+		ASN_STRUCT_FREE(asn_DEF_RemoteProfileProvisioningResponse, r);
+	if (st != RSP_OK) {
+		enum es9_fn fn = out->fn;
+
+		es9_asn1_resp_free(out);
+		out->fn = fn;
+		out->error = -1;
+	}
+	return st;
 }

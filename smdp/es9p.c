@@ -1,6 +1,7 @@
 /* es9p.c - ES9+ (LPA/IPA -> SM-DP+) functions of SGP.22 5.6 on decoded C
- * structs: session handling, signature and certificate checks, profile
- * selection, BPP binding. No HTTP, JSON or DER here. */
+ * structs: session handling, signature and certificate checks, BPP binding.
+ * Which profile a session gets, and what the lifecycle allows, is decided
+ * by orders.c. No HTTP, JSON or DER here. */
 #include "smdp.h"
 
 #include <string.h>
@@ -31,8 +32,10 @@ static void txid_text(const struct session *s, char out[33])
 }
 
 /* End a session after a failed check: SGP.22 5.6 terminates the RSP session
- * on every error; the row stays for the history and late notifications. */
-static void close_failed(struct smdp *d, struct session *s, const char *fn, enum rsp_status st)
+ * on every error; the row stays for the history and late notifications.
+ * point > 0: the session's order is told (handleDownloadProgressInfo). */
+static void close_failed(struct smdp *d, struct session *s, const char *fn, enum rsp_status st,
+			 int point)
 {
 	const struct rsp_status_info *i = rsp_status_info(st);
 	char detail[96], tx[33];
@@ -43,6 +46,8 @@ static void close_failed(struct smdp *d, struct session *s, const char *fn, enum
 		log_warn("could not close session");
 	snprintf(detail, sizeof(detail), "%s %s/%s", fn, i->subject, i->reason);
 	history(d, s, "failed", detail);
+	if (point > 0)
+		orders_es9_failed(d, s, point, st);
 	txid_text(s, tx);
 	log_info("session %s: %s failed %s/%s (%s)", tx, fn, i->subject, i->reason, i->message);
 }
@@ -152,28 +157,6 @@ out:
 	return st;
 }
 
-/* Profile for this eUICC (5.6.3 step: matchingId / default SM-DP+ case).
- * Until download orders exist, a matchingId names a profile file. */
-static enum rsp_status select_profile(struct smdp *d, const struct ctx_params1 *ctx,
-				      const struct profile **out)
-{
-	if (ctx->has_matching_id && ctx->matching_id[0]) {
-		*out = saip_find(&d->profiles, ctx->matching_id);
-		if (!*out) {
-			log_info("matchingId '%s' names no profile", ctx->matching_id);
-			return RSP_ERR_MATCHING_ID_REFUSED;
-		}
-		return RSP_OK;
-	}
-	/* absent or empty matchingId: default SM-DP+ case (SGP.22 3.1.1.3) */
-	*out = d->cfg->default_profile[0] ? saip_find(&d->profiles, d->cfg->default_profile) : NULL;
-	if (!*out) {
-		log_info("default SM-DP+ case but no default profile configured");
-		return RSP_ERR_EID_MISMATCH;
-	}
-	return RSP_OK;
-}
-
 enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req *rq,
 					 struct es9_ac_resp *rs)
 {
@@ -228,10 +211,24 @@ enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req
 	}
 	if (s1->ctx.has_matching_id)
 		snprintf(s.matching_id, sizeof(s.matching_id), "%s", s1->ctx.matching_id);
-	st = select_profile(d, &s1->ctx, &prof);
+	/* kept for eligibility checks and later decoding (SGP.32 fields) */
+	if (buf_set(&s.euicc_info2, s1->euicc_info2.p, s1->euicc_info2.len) ||
+	    buf_set(&s.device_info, s1->ctx.device_info.p, s1->ctx.device_info.len)) {
+		st = RSP_ERR_INTERNAL;
+		goto fail;
+	}
+	if (log_get_level() >= LOG_INFO) {
+		char line[256];
+		der_device_summary(s.euicc_info2.p, s.euicc_info2.len, s.device_info.p,
+				   s.device_info.len, line, sizeof(line));
+		txid_text(&s, tx);
+		log_info("session %s: %s", tx, line);
+	}
+	/* the order (or, in lab mode, the file) for this matchingId / EID;
+	 * sets s.order_id, s.profile_id and s.cc_required (5.6.3) */
+	st = orders_es9_select(d, &s, &s1->ctx, &prof);
 	if (st)
 		goto fail;
-	snprintf(s.profile_id, sizeof(s.profile_id), "%s", prof->id);
 
 	st = RSP_ERR_INTERNAL;
 	if (der_encode_store_metadata(&prof->meta, &s.profile_metadata))
@@ -243,7 +240,6 @@ enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req
 	s.has_bound_otpk = have_binding;
 	if (have_binding)
 		memcpy(s.bound_otpk, b.euicc_otpk, SMDP_POINT_LEN);
-	s.cc_required = 0;
 	/* smdpSignature2 covers smdpSigned2 || euiccSignature1 TLV (5.6.3) */
 	if (der_encode_smdp_signed2(s.txid, s.txid_len, s.cc_required,
 				    have_binding ? s.bound_otpk : NULL,
@@ -276,7 +272,7 @@ enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req
 	st = RSP_OK;
 	goto out;
 fail:
-	close_failed(d, &s, "authenticateClient", st);
+	close_failed(d, &s, "authenticateClient", st, 0);
 	es9_ac_resp_free(rs);
 out:
 	crypto_key_free(pub);
@@ -286,13 +282,11 @@ out:
 	return st;
 }
 
-static crypto_key *session_euicc_key(const struct session *s)
+/* The eUICC key of a session: from the verified-chain cache, without
+ * parsing the certificate again (getBoundProfilePackage, PIR, cancel). */
+static crypto_key *session_euicc_key(struct smdp *d, const struct session *s)
 {
-	crypto_cert *c = crypto_cert_from_der(s->euicc_cert.p, s->euicc_cert.len);
-	crypto_key *k = c ? crypto_cert_pubkey(c) : NULL;
-
-	crypto_cert_free(c);
-	return k;
+	return pki_euicc_key(pki_find(&d->pki, s->ci_name), &s->euicc_cert);
 }
 
 enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
@@ -336,7 +330,7 @@ enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
 		goto fail;
 	}
 	/* euiccSignature2 covers euiccSigned2 || smdpSignature2 TLV (5.6.2) */
-	pub = session_euicc_key(&s);
+	pub = session_euicc_key(d, &s);
 	st = RSP_ERR_INTERNAL;
 	if (!pub || buf_set(&tbs, p->signed2_raw.p, p->signed2_raw.len) ||
 	    buf_append(&tbs, sig_hdr, sizeof(sig_hdr)) ||
@@ -351,6 +345,21 @@ enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
 		st = RSP_ERR_INVALID_REQUEST;
 		goto fail;
 	}
+	/* the order: still released, not expired, confirmation code (5.6.2) */
+	st = orders_es9_check_bpp(d, &s, p);
+	if (st == RSP_ERR_CC_WRONG || st == RSP_ERR_CC_MISSING) {
+		/* counted and told already; the session stays open so that the
+		 * end user can enter the code again (a new PrepareDownload) */
+		history(d, &s, "cc-refused", rsp_status_info(st)->name);
+		goto out;
+	}
+	if (st == RSP_ERR_CC_RETRIES) {
+		close_failed(d, &s, "getBoundProfilePackage", st, 0);
+		goto out;
+	}
+	if (st)
+		goto fail;
+	st = RSP_ERR_INTERNAL;
 	have_old = store_binding_get(d->store, s.eid, prof->id, &old);
 	if (have_old < 0)
 		goto fail;
@@ -366,14 +375,16 @@ enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
 	br.host_id_len = d->cfg->host_id_len;
 	br.metadata = &s.profile_metadata;
 	br.ppk = d->cfg->ppk;
+	br.fault = rq->fault;   /* lab: a BPP wrong on purpose (lab.h), NULL none */
 	st = bpp_build(&br, have_old ? &old : NULL, &rs->bpp, &fresh);
 	if (st)
 		goto fail;
 	st = RSP_ERR_INTERNAL;
 	if (store_binding_put(d->store, &fresh))
 		goto fail;
-	s.state = SESSION_BPP_SENT;
-	if (store_session_update(d->store, &s))
+	/* session BPP_SENT, profile Downloaded, operator told: one transaction */
+	st = orders_es9_bpp_sent(d, &s);
+	if (st)
 		goto fail;
 	memcpy(rs->txid, s.txid, s.txid_len);
 	rs->txid_len = s.txid_len;
@@ -384,7 +395,7 @@ enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
 	st = RSP_OK;
 	goto out;
 fail:
-	close_failed(d, &s, "getBoundProfilePackage", st);
+	close_failed(d, &s, "getBoundProfilePackage", st, 3 /* BPP download */);
 	es9_gbpp_resp_free(rs);
 out:
 	crypto_key_free(pub);
@@ -446,7 +457,7 @@ void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
 	}
 	snprintf(row.eid, sizeof(row.eid), "%s", s.eid);
 	set = pki_find(&d->pki, s.ci_name);
-	pub = session_euicc_key(&s);
+	pub = session_euicc_key(d, &s);
 	row.verified = pub && crypto_verify(pub, pn->pir_data_raw.p, pn->pir_data_raw.len,
 					    pn->signature, SMDP_SIG_LEN) == 1;
 	if (!row.verified) {
@@ -471,6 +482,8 @@ void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
 				 pn->bpp_command_id, pn->error_reason);
 		}
 		history(d, &s, pn->success ? "installed" : "install-failed", detail);
+		/* Installed or Error, told to the operator with the PIR */
+		orders_es9_pir(d, &s, pn->success, raw, n);
 		log_info("session %s: profile %s %s on EID %s (%s)", tx, s.profile_id,
 			 pn->success ? "installed" : "NOT installed", s.eid, detail);
 	}
@@ -521,9 +534,10 @@ enum rsp_status es9p_cancel_session(struct smdp *d, const struct es9_cs_req *rq)
 		log_info("session %s: cancelSession with eUICC error %ld", tx, c->error_code);
 		st = RSP_OK;
 		snprintf(detail, sizeof(detail), "eUICC error %ld", c->error_code);
+		orders_es9_cancel(d, &s, -1);
 		goto cancel;
 	}
-	pub = session_euicc_key(&s);
+	pub = session_euicc_key(d, &s);
 	if (!pub || crypto_verify(pub, c->signed_raw.p, c->signed_raw.len, c->signature,
 				  SMDP_SIG_LEN) != 1) {
 		log_info("session %s: euiccCancelSessionSignature does not verify", tx);
@@ -545,6 +559,8 @@ enum rsp_status es9p_cancel_session(struct smdp *d, const struct es9_cs_req *rq)
 	 * installed: forget it so the next attempt binds afresh. */
 	if (c->reason != 1 && c->reason != 2)
 		store_binding_delete(d->store, s.eid, s.profile_id);
+	/* the reason's effect on the order (5.6.5) */
+	orders_es9_cancel(d, &s, c->reason);
 	st = RSP_OK;
 cancel:
 	s.state = SESSION_CLOSED;

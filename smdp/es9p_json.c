@@ -2,6 +2,7 @@
  * functions): HTTP request -> C structs -> es9p_* -> JSON response. One
  * skeleton for all five functions, driven by a table. */
 #include "smdp.h"
+#include "lab.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -94,7 +95,8 @@ static const uint8_t sig_hdr[3] = { 0x5F, 0x37, 0x40 };
 
 /* --- the five functions: decode, call, encode --- */
 
-static enum rsp_status run_initiate_auth(struct smdp *d, const cJSON *rq, int port, cJSON *rs)
+static enum rsp_status run_initiate_auth(struct smdp *d, const cJSON *rq, int port, cJSON *rs,
+				 struct lab_call *lc)
 {
 	struct es9_ia_req in;
 	struct es9_ia_resp out;
@@ -103,6 +105,7 @@ static enum rsp_status run_initiate_auth(struct smdp *d, const cJSON *rq, int po
 	uint8_t ski_hdr[2] = { 0x04, 0 };
 	enum rsp_status st;
 
+	(void)lc;
 	memset(&in, 0, sizeof(in));
 	memset(&out, 0, sizeof(out));
 	if ((st = get_b64(rq, "euiccChallenge", &chal)) ||
@@ -137,7 +140,7 @@ out:
 }
 
 static enum rsp_status run_authenticate_client(struct smdp *d, const cJSON *rq, int port,
-					       cJSON *rs)
+					       cJSON *rs, struct lab_call *lc)
 {
 	struct es9_ac_req in;
 	struct es9_ac_resp out;
@@ -145,6 +148,7 @@ static enum rsp_status run_authenticate_client(struct smdp *d, const cJSON *rq, 
 	enum rsp_status st;
 
 	(void)port;
+	(void)lc;
 	memset(&in, 0, sizeof(in));
 	memset(&out, 0, sizeof(out));
 	if ((st = get_txid(rq, in.txid, &in.txid_len)) ||
@@ -167,7 +171,8 @@ out:
 	return st;
 }
 
-static enum rsp_status run_get_bpp(struct smdp *d, const cJSON *rq, int port, cJSON *rs)
+static enum rsp_status run_get_bpp(struct smdp *d, const cJSON *rq, int port, cJSON *rs,
+				 struct lab_call *lc)
 {
 	struct es9_gbpp_req in;
 	struct es9_gbpp_resp out;
@@ -177,6 +182,7 @@ static enum rsp_status run_get_bpp(struct smdp *d, const cJSON *rq, int port, cJ
 	(void)port;
 	memset(&in, 0, sizeof(in));
 	memset(&out, 0, sizeof(out));
+	in.fault = lab_call_bpp_fault(lc);   /* lab: a BPP wrong on purpose, NULL none */
 	if ((st = get_txid(rq, in.txid, &in.txid_len)) ||
 	    (st = get_b64(rq, "prepareDownloadResponse", &pdr)) ||
 	    (st = der_decode_prepare_download_resp(pdr.p, pdr.len, &in.pdr)) ||
@@ -195,7 +201,7 @@ out:
 }
 
 static enum rsp_status run_handle_notification(struct smdp *d, const cJSON *rq, int port,
-					       cJSON *rs)
+					       cJSON *rs, struct lab_call *lc)
 {
 	struct pending_notification pn;
 	struct buf raw = { 0 };
@@ -203,6 +209,7 @@ static enum rsp_status run_handle_notification(struct smdp *d, const cJSON *rq, 
 
 	(void)port;
 	(void)rs;
+	(void)lc;
 	memset(&pn, 0, sizeof(pn));
 	if ((st = get_b64(rq, "pendingNotification", &raw)) ||
 	    (st = der_decode_pending_notification(raw.p, raw.len, &pn))) {
@@ -217,7 +224,8 @@ out:
 	return st;
 }
 
-static enum rsp_status run_cancel_session(struct smdp *d, const cJSON *rq, int port, cJSON *rs)
+static enum rsp_status run_cancel_session(struct smdp *d, const cJSON *rq, int port, cJSON *rs,
+				 struct lab_call *lc)
 {
 	struct es9_cs_req in;
 	struct buf csr = { 0 };
@@ -225,6 +233,7 @@ static enum rsp_status run_cancel_session(struct smdp *d, const cJSON *rq, int p
 
 	(void)port;
 	(void)rs;
+	(void)lc;
 	memset(&in, 0, sizeof(in));
 	if ((st = get_txid(rq, in.txid, &in.txid_len)) ||
 	    (st = get_b64(rq, "cancelSessionResponse", &csr)) ||
@@ -240,7 +249,8 @@ out:
 /* The function table: path, handler, and whether it answers 204 (5.6.4). */
 static const struct es9_route {
 	const char *name;
-	enum rsp_status (*run)(struct smdp *d, const cJSON *rq, int port, cJSON *rs);
+	enum rsp_status (*run)(struct smdp *d, const cJSON *rq, int port, cJSON *rs,
+			       struct lab_call *lc);   /* lc: lab hooks (lab.h), may be NULL */
 	int no_content;
 } routes[] = {
 	{ "initiateAuthentication", run_initiate_auth, 0 },
@@ -311,6 +321,7 @@ void es9p_json_handle(struct smdp *d, const struct http_request *rq, int port,
 	const struct es9_route *r = NULL;
 	const char *fn = rq->path + strlen(ES9_PREFIX);
 	cJSON *in = NULL, *out = NULL, *fields = NULL;
+	struct lab_call *lc = NULL;
 	enum rsp_status st;
 	char *text = NULL;
 
@@ -322,6 +333,10 @@ void es9p_json_handle(struct smdp *d, const struct http_request *rq, int port,
 		plain_error(rs, 404, "unknown ES9+ function\n");
 		goto out;
 	}
+	/* lab (lab.h): trace, faults, metrics; NULL and no-ops when d->lab is */
+	lc = lab_call_begin(d->lab, d, (enum es9_fn)(r - routes), LAB_JSON, rq);
+	if (lab_call_answer(lc, rs))
+		goto out;
 	if (strcmp(rq->method, "POST")) {
 		plain_error(rs, 405, "ES9+ functions take POST\n");
 		goto out;
@@ -351,7 +366,7 @@ void es9p_json_handle(struct smdp *d, const struct http_request *rq, int port,
 	if (rq->admin_protocol[0] && strncmp(rq->admin_protocol, "gsma/rsp/v2.", 12))
 		st = RSP_ERR_UNSUPPORTED_PROTOCOL;
 	else
-		st = r->run(d, in, port, out);
+		st = r->run(d, in, port, out, lc);
 	if (r->no_content) {
 		rs->status = 204;
 		goto out;
@@ -381,6 +396,7 @@ void es9p_json_handle(struct smdp *d, const struct http_request *rq, int port,
 	if (buf_set(&rs->body, text, strlen(text)))
 		plain_error(rs, 500, "out of memory\n");
 out:
+	lab_call_end(lc, rs);
 	free(text);
 	cJSON_Delete(in);
 	cJSON_Delete(out);

@@ -2,6 +2,7 @@
  * NIST, ES9+ brainpool, ES2+ with client certificates), request limits, and
  * the hand-over of one decoded request to the application's handler. */
 #include "smdp.h"
+#include "tls.h"
 
 #include <civetweb.h>
 #include <openssl/err.h>
@@ -68,63 +69,6 @@ static void set_err(char *err, size_t errsz, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Text of the oldest queued OpenSSL error ("" if none); clears the queue. */
-static const char *ossl_err(char *buf, size_t n)
-{
-	unsigned long e = ERR_get_error();
-
-	buf[0] = '\0';
-	if (e)
-		ERR_error_string_n(e, buf, n);
-	ERR_clear_error();
-	return buf;
-}
-
-/* Load one or more certificates: a PEM file (every CERTIFICATE block) or a
- * DER file holding exactly one certificate. NULL on error or if none. */
-static STACK_OF(X509) *load_certs(const char *path)
-{
-	STACK_OF(X509) *sk = NULL, *ret = NULL;
-	struct buf f = { 0 };
-	BIO *bio = NULL;
-	X509 *x = NULL;
-
-	if (file_read(path, HTTP_MAX_CERT_FILE, &f) != 0 || f.len == 0)
-		goto out;
-	sk = sk_X509_new_null();
-	if (!sk)
-		goto out;
-	if (!(f.len > 4 && f.p[0] == 0x30 && f.p[1] >= 0x81 && f.p[1] <= 0x84)) {
-		/* not a DER SEQUENCE with a long-form length: PEM text */
-		bio = BIO_new_mem_buf(f.p, (int)f.len);
-		if (!bio)
-			goto out;
-		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-			if (!sk_X509_push(sk, x))
-				goto out;
-			x = NULL;
-		}
-		ERR_clear_error(); /* the end of the file reads as an error */
-	} else {
-		const unsigned char *p = f.p;
-
-		x = d2i_X509(NULL, &p, (long)f.len);
-		if (!x || p != f.p + f.len || !sk_X509_push(sk, x))
-			goto out;
-		x = NULL;
-	}
-	if (sk_X509_num(sk) == 0)
-		goto out;
-	ret = sk;
-	sk = NULL;
-out:
-	X509_free(x);
-	sk_X509_pop_free(sk, X509_free);
-	BIO_free(bio);
-	buf_free(&f);
-	return ret;
-}
-
 /* Send certificates sk[first..] as the chain. 0 / -1 with li->err set. */
 static int add_chain(SSL_CTX *sc, STACK_OF(X509) *sk, int first, struct http_listener *li)
 {
@@ -133,7 +77,7 @@ static int add_chain(SSL_CTX *sc, STACK_OF(X509) *sk, int first, struct http_lis
 	for (int i = first; i < sk_X509_num(sk); i++) {
 		if (SSL_CTX_add1_chain_cert(sc, sk_X509_value(sk, i)) != 1) {
 			set_err(li->err, sizeof(li->err), "cannot add chain certificate: %s",
-				ossl_err(e, sizeof(e)));
+				tls_err_text(e, sizeof(e)));
 			return -1;
 		}
 	}
@@ -151,18 +95,18 @@ static int tls_load_identity(SSL_CTX *sc, struct http_listener *li)
 	char e[160];
 	int rc = -1;
 
-	certs = load_certs(cfg->cert);
+	certs = tls_load_certs(cfg->cert, HTTP_MAX_CERT_FILE);
 	if (!certs) {
 		set_err(li->err, sizeof(li->err), "cannot read certificate %s", cfg->cert);
 		goto out;
 	}
 	if (SSL_CTX_use_certificate(sc, sk_X509_value(certs, 0)) != 1) {
 		set_err(li->err, sizeof(li->err), "certificate %s refused: %s", cfg->cert,
-			ossl_err(e, sizeof(e)));
+			tls_err_text(e, sizeof(e)));
 		goto out;
 	}
 	if (cfg->chain[0]) {
-		chain = load_certs(cfg->chain);
+		chain = tls_load_certs(cfg->chain, HTTP_MAX_CERT_FILE);
 		if (!chain) {
 			set_err(li->err, sizeof(li->err), "cannot read chain %s", cfg->chain);
 			goto out;
@@ -175,7 +119,7 @@ static int tls_load_identity(SSL_CTX *sc, struct http_listener *li)
 	key = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
 	if (!key) {
 		set_err(li->err, sizeof(li->err), "cannot read private key %s: %s", cfg->key,
-			ossl_err(e, sizeof(e)));
+			tls_err_text(e, sizeof(e)));
 		goto out;
 	}
 	if (SSL_CTX_use_PrivateKey(sc, key) != 1 || SSL_CTX_check_private_key(sc) != 1) {
@@ -196,7 +140,7 @@ out:
  * refuse a handshake without one. 0 / -1 with li->err set. */
 static int tls_require_client_cert(SSL_CTX *sc, struct http_listener *li)
 {
-	STACK_OF(X509) *cas = load_certs(li->cfg.client_ca);
+	STACK_OF(X509) *cas = tls_load_certs(li->cfg.client_ca, HTTP_MAX_CERT_FILE);
 	X509_STORE *store = SSL_CTX_get_cert_store(sc);
 	char e[160];
 	int rc = -1;
@@ -210,7 +154,7 @@ static int tls_require_client_cert(SSL_CTX *sc, struct http_listener *li)
 
 		if (X509_STORE_add_cert(store, ca) != 1 || SSL_CTX_add_client_CA(sc, ca) != 1) {
 			set_err(li->err, sizeof(li->err), "client CA %s: %s", li->cfg.client_ca,
-				ossl_err(e, sizeof(e)));
+				tls_err_text(e, sizeof(e)));
 			goto out;
 		}
 	}
@@ -240,7 +184,7 @@ static int on_init_ssl(void *ssl_ctx, void *user_data)
 	    SSL_CTX_set_ciphersuites(sc, HTTP_TLS13_SUITES) != 1 ||
 	    SSL_CTX_set1_groups_list(sc, HTTP_GROUPS) != 1) {
 		set_err(li->err, sizeof(li->err), "TLS parameters refused: %s",
-			ossl_err(e, sizeof(e)));
+			tls_err_text(e, sizeof(e)));
 		return -1;
 	}
 	if (tls_load_identity(sc, li) != 0)
@@ -465,6 +409,9 @@ static int on_request(struct mg_connection *conn, void *cbdata)
 	if (!req.admin_protocol)
 		req.admin_protocol = "";
 	req.remote_addr = ri->remote_addr;
+	req.authorization = mg_get_header(conn, "Authorization");
+	if (!req.authorization)
+		req.authorization = "";
 	req.body = body;
 	req.body_len = body_len;
 	srv->h(srv->ctx, &req, &resp);
@@ -475,6 +422,15 @@ static int on_request(struct mg_connection *conn, void *cbdata)
 		buf_free(&resp.body);
 		memset(&resp, 0, sizeof(resp));
 		resp.status = 500;
+	}
+	if (resp.drop) {
+		/* lab fault: the connection ends without a response (444, as
+		 * nginx logs it, is only for our log line) */
+		mg_disable_connection_keep_alive(conn);
+		log_debug("http %s: %s %s -> dropped without answering", li->cfg.name,
+			  ri->request_method, log_safe(ri->local_uri, lpath, sizeof(lpath)));
+		st = 444;
+		goto done;
 	}
 send:
 	if (close_after)
@@ -490,6 +446,7 @@ send:
 		  ri->request_method, log_safe(ri->local_uri, lpath, sizeof(lpath)),
 		  resp.status, body_len, sent, ms);
 	st = resp.status;
+done:
 	buf_free(&resp.body);
 	OPENSSL_free(cert_der);
 	free(body);

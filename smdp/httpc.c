@@ -2,6 +2,7 @@
  * and the benchmark: one keep-alive connection per struct httpc, server
  * chain and host name verification, TLS session resumption on reconnect. */
 #include "smdp.h"
+#include "tls.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -62,63 +63,6 @@ static void set_err(char *err, size_t errsz, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Text of the oldest queued OpenSSL error ("" if none); clears the queue. */
-static const char *ossl_err(char *buf, size_t n)
-{
-	unsigned long e = ERR_get_error();
-
-	buf[0] = '\0';
-	if (e)
-		ERR_error_string_n(e, buf, n);
-	ERR_clear_error();
-	return buf;
-}
-
-/* Certificates of a PEM file (every CERTIFICATE block) or of a DER file
- * holding one certificate. NULL on error or if none. */
-static STACK_OF(X509) *load_certs(const char *path)
-{
-	STACK_OF(X509) *sk = NULL, *ret = NULL;
-	struct buf f = { 0 };
-	BIO *bio = NULL;
-	X509 *x = NULL;
-
-	if (file_read(path, HTTPC_MAX_CA_FILE, &f) != 0 || f.len == 0)
-		goto out;
-	sk = sk_X509_new_null();
-	if (!sk)
-		goto out;
-	if (!(f.len > 4 && f.p[0] == 0x30 && f.p[1] >= 0x81 && f.p[1] <= 0x84)) {
-		/* not a DER SEQUENCE with a long-form length: PEM text */
-		bio = BIO_new_mem_buf(f.p, (int)f.len);
-		if (!bio)
-			goto out;
-		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-			if (!sk_X509_push(sk, x))
-				goto out;
-			x = NULL;
-		}
-		ERR_clear_error(); /* the end of the file reads as an error */
-	} else {
-		const unsigned char *p = f.p;
-
-		x = d2i_X509(NULL, &p, (long)f.len);
-		if (!x || p != f.p + f.len || !sk_X509_push(sk, x))
-			goto out;
-		x = NULL;
-	}
-	if (sk_X509_num(sk) == 0)
-		goto out;
-	ret = sk;
-	sk = NULL;
-out:
-	X509_free(x);
-	sk_X509_pop_free(sk, X509_free);
-	BIO_free(bio);
-	buf_free(&f);
-	return ret;
-}
-
 /* OpenSSL hands over every new session (TLS 1.3 tickets arrive after the
  * handshake); keep the latest for the next connection. Returns 1: we own it. */
 static int on_new_session(SSL *ssl, SSL_SESSION *sess)
@@ -158,7 +102,7 @@ static int ctx_setup(struct httpc *c)
 	if (cfg->ca_file[0]) {
 		X509_STORE *st = SSL_CTX_get_cert_store(c->ctx);
 
-		cas = load_certs(cfg->ca_file);
+		cas = tls_load_certs(cfg->ca_file, HTTPC_MAX_CA_FILE);
 		if (!cas) {
 			log_error("httpc: cannot read CA file %s", cfg->ca_file);
 			goto out;
@@ -172,7 +116,7 @@ static int ctx_setup(struct httpc *c)
 		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
 	}
 	if (cfg->client_cert[0]) {
-		certs = load_certs(cfg->client_cert);
+		certs = tls_load_certs(cfg->client_cert, HTTPC_MAX_CA_FILE);
 		if (!certs) {
 			log_error("httpc: cannot read client certificate %s", cfg->client_cert);
 			goto out;
@@ -195,7 +139,7 @@ static int ctx_setup(struct httpc *c)
 	rc = 0;
 out:
 	if (rc != 0 && ERR_peek_error())
-		log_error("httpc: TLS set-up failed: %s", ossl_err(e, sizeof(e)));
+		log_error("httpc: TLS set-up failed: %s", tls_err_text(e, sizeof(e)));
 	sk_X509_pop_free(cas, X509_free);
 	sk_X509_pop_free(certs, X509_free);
 	EVP_PKEY_free(key);
@@ -320,7 +264,7 @@ static int connect_tls(struct httpc *c, char *err, size_t errsz)
 	/* RFC 6066 3: no address literals in SNI */
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
 	    (!ip && SSL_set_tlsext_host_name(c->ssl, cfg->server_name) != 1)) {
-		set_err(err, errsz, "TLS set-up failed: %s", ossl_err(e, sizeof(e)));
+		set_err(err, errsz, "TLS set-up failed: %s", tls_err_text(e, sizeof(e)));
 		goto out;
 	}
 	SSL_set_app_data(c->ssl, c);
@@ -344,7 +288,7 @@ static int connect_tls(struct httpc *c, char *err, size_t errsz)
 				X509_verify_cert_error_string(vr));
 		else
 			set_err(err, errsz, "TLS handshake with %s:%d (%s) failed: %s", cfg->host,
-				cfg->port, cfg->server_name, ossl_err(e, sizeof(e)));
+				cfg->port, cfg->server_name, tls_err_text(e, sizeof(e)));
 		goto out;
 	}
 	log_debug("httpc: connected to %s:%d (%s, %s, %s)", cfg->host, cfg->port,
@@ -491,7 +435,7 @@ static enum rd_err read_head(struct httpc *c, char *line, struct resp_head *h, c
 	memset(h, 0, sizeof(*h));
 	h->clen = -1;
 	if (read_line(c, line, HTTPC_LINE_MAX, &total, HTTPC_HEAD_MAX, &got_any) != 0) {
-		ossl_err(e, sizeof(e));
+		tls_err_text(e, sizeof(e));
 		set_err(err, errsz, "no response from %s:%d%s%s", c->cfg.host, c->cfg.port,
 			e[0] ? ": " : "", e);
 		return got_any ? RD_FAIL : RD_STALE;
@@ -639,7 +583,7 @@ static enum rd_err exchange(struct httpc *c, const char *head, size_t head_len,
 	char e[160];
 
 	if (tls_write(c, head, head_len) != 0 || (n && tls_write(c, body, n) != 0)) {
-		ossl_err(e, sizeof(e));
+		tls_err_text(e, sizeof(e));
 		/* The server may have answered early and closed (413 for a
 		 * body it will not read): that answer can still be read. */
 		if (read_response(c, status, resp, ct, ctsz, must_close, NULL, 0) == RD_OK) {

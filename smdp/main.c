@@ -1,6 +1,7 @@
 /* main.c - the smdp server: options, configuration, store, PKI, profiles,
  * then the HTTPS listeners until SIGINT/SIGTERM. */
 #include "smdp.h"
+#include "lab.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,6 +16,7 @@ struct app {
 	struct smdp d;
 	struct http_server *srv;
 	int ports[SMDP_MAX_LISTENERS];   /* bound port per started listener */
+	int es2_listener;                /* index of the ES2+ listener, -1 none */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -28,9 +30,19 @@ static void on_signal(int sig)
 static void handle(void *ctx, const struct http_request *rq, struct http_response *rs)
 {
 	struct app *a = ctx;
+	int es2 = rq->listener == a->es2_listener;
 
-	if (!strncmp(rq->path, "/gsma/rsp2/es9plus/", 19)) {
+	/* ES9+ on the ES9+ listeners, ES2+ only behind mutual TLS */
+	if (!es2 && !strncmp(rq->path, "/gsma/rsp2/es9plus/", 19)) {
 		es9p_json_handle(&a->d, rq, a->ports[rq->listener], rs);
+		return;
+	}
+	if (es2 && !strncmp(rq->path, "/gsma/rsp2/es2plus/", 19)) {
+		es2p_json_handle(&a->d, rq, rs);
+		return;
+	}
+	if (!es2 && !strcmp(rq->path, "/gsma/rsp2/asn1")) {
+		es9p_asn1_handle(&a->d, rq, a->ports[rq->listener], rs);
 		return;
 	}
 	rs->status = 404;
@@ -46,6 +58,8 @@ static void usage(FILE *out)
 		"the SGP.26 test PKI and TS.48 test profiles by default.\n\n"
 		"  --config FILE              read 'key = value' options from FILE first\n"
 		"  --print-config             print the effective configuration and exit\n"
+		"  --check-config             report on the certificates and TLS listeners, then exit\n"
+		"                             (0 all fine, 1 warnings, 2 errors)\n"
 		"  -v, --verbose              same as --log-level debug\n"
 		"  -h, --help                 this text\n"
 		"  --version                  print the version\n\n"
@@ -55,7 +69,16 @@ static void usage(FILE *out)
 		"\nWith no options smdp serves testsmdpplus1.example.com on 127.0.0.1:8443\n"
 		"(NIST P-256) and 127.0.0.1:8444 (brainpoolP256r1); a profile file\n"
 		"profiles/NAME.der is downloadable with the activation code\n"
-		"LPA:1$testsmdpplus1.example.com$NAME.\n");
+		"LPA:1$testsmdpplus1.example.com$NAME (mode lab). Operators order, confirm,\n"
+		"release and cancel downloads over ES2+ on listen.es2 (127.0.0.1:8445) once\n"
+		"listen.es2.client-ca and operator.NAME.* are set; build/smdp-admin does the\n"
+		"same locally. Example operator keys (in a --config file):\n"
+		"  listen.es2.client-ca = lab/operator-ca.pem\n"
+		"  operator.acme.profile-types = ts48-pool\n"
+		"  operator.acme.notify-url = https://ops.example.net:9443\n"
+		"  operator.acme.notify-ca = lab/ops-ca.pem\n"
+		"  operator.acme.notify-cert = lab/smdp-to-acme.pem\n"
+		"  operator.acme.notify-key = lab/smdp-to-acme.key\n");
 }
 
 /* Make the parent directory of the database file (var/ by default). */
@@ -74,6 +97,7 @@ static int make_parent(const char *path)
 	return 0;
 }
 
+/* *print_only: 1 --print-config, 2 --check-config. */
 static int parse_args(int argc, char **argv, struct smdp_config *cfg, int *print_only)
 {
 	char err[512];
@@ -97,6 +121,8 @@ static int parse_args(int argc, char **argv, struct smdp_config *cfg, int *print
 			cfg->log_level = LOG_DEBUG;
 		} else if (!strcmp(a, "--print-config")) {
 			*print_only = 1;
+		} else if (!strcmp(a, "--check-config")) {
+			*print_only = 2;
 		} else if (!strcmp(a, "--config")) {
 			i++;
 		} else if (!strncmp(a, "--", 2) && i + 1 < argc) {
@@ -124,15 +150,24 @@ int main(int argc, char **argv)
 	config_defaults(&cfg);
 	if (parse_args(argc, argv, &cfg, &print_only))
 		return 64;
-	if (print_only) {
+	if (config_check(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "smdp: %s\n", err);
+		return 64;
+	}
+	if (print_only == 1) {
 		config_print(&cfg, stdout);
 		return 0;
+	}
+	if (print_only == 2) {
+		rc = pki_check_config(cfg.certs_dir, cfg.fqdn, cfg.es9, cfg.n_es9, time(NULL), stdout);
+		return rc < 0 ? 70 : rc;
 	}
 	log_set_level(cfg.log_level);
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		goto out;
 	a->d.cfg = &cfg;
+	a->es2_listener = -1;
 
 	if (pki_load(&a->d.pki, cfg.certs_dir, err, sizeof(err))) {
 		log_error("certificates: %s", err);
@@ -157,10 +192,34 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	store_session_sweep(a->d.store, (int64_t)time(NULL), cfg.session_keep);
+	/* the operator notification sender: what was queued before a restart
+	 * goes out now */
+	a->d.es2 = es2p_start(&a->d, err, sizeof(err));
+	if (!a->d.es2) {
+		log_error("ES2+: %s", err);
+		goto out;
+	}
+	/* lab features (lab.h): before the ES9+ listeners, so that every call
+	 * finds d->lab; the admin listener starts here too */
+	a->d.lab = lab_start(&a->d, &cfg.lab, err, sizeof(err));
+	if (!a->d.lab) {
+		log_error("lab: %s", err);
+		goto out;
+	}
 
 	for (size_t i = 0; i < cfg.n_es9; i++)
 		if (cfg.es9[i].port >= 0)
 			ls[nl++] = cfg.es9[i];
+	if (cfg.es2.port >= 0 && !cfg.es2.client_ca[0]) {
+		log_info("ES2+ listener off: listen.es2.client-ca is not set");
+	} else if (cfg.es2.port >= 0) {
+		if (cfg.n_operators == 0)
+			log_warn("ES2+: no operator.NAME.* configured, every call will be refused");
+		a->es2_listener = (int)nl;
+		ls[nl++] = cfg.es2;
+	}
+	log_info("mode %s", cfg.mode == MODE_ORDERS ? "orders (download orders only)" :
+		 "lab (download orders, else any profile by file stem)");
 	if (nl == 0) {
 		log_error("every listener is off: nothing to serve");
 		goto out;
@@ -187,7 +246,9 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	if (a) {
-		http_stop(a->srv);
+		http_stop(a->srv);          /* no ES9+ call is in a lab hook any more */
+		lab_stop(a->d.lab);
+		es2p_stop(a->d.es2);
 		store_close(a->d.store);
 		saip_free(&a->d.profiles);
 		pki_free(&a->d.pki);

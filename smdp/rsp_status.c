@@ -100,6 +100,39 @@ static const struct rsp_status_info table[RSP_STATUS_COUNT] = {
 	[RSP_ERR_SMDP_OID_MISMATCH] = { "SMDP_OID_MISMATCH", "8.8", "3.10",
 		"smdpOid does not identify this SM-DP+",
 		{ NONE, NONE, NONE, NONE, UNDEF } },
+	/* ES2+ (SGP.22 5.3.x). 1.1/1.2 (function requester not allowed) is
+	 * the generic authorisation code: UNSURE against the GSMA text. */
+	[RSP_ERR_REQUESTER_NOT_ALLOWED] = { "REQUESTER_NOT_ALLOWED", "1.1", "1.2",
+		"functionRequesterIdentifier unknown or not the client certificate's operator",
+		{ NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_ICCID_UNKNOWN] = { "ICCID_UNKNOWN", "8.2.1", "3.9",
+		"unknown ICCID", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_ICCID_IN_USE] = { "ICCID_IN_USE", "8.2.1", "3.3",
+		"profile already in use or unavailable", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_ICCID_NOT_OWNER] = { "ICCID_NOT_OWNER", "8.2.1", "1.2",
+		"profile owned by another operator", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_ICCID_WRONG_STATE] = { "ICCID_WRONG_STATE", "8.2.1", "3.5",
+		"profile state does not allow this function", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_PROFILE_TYPE_UNKNOWN] = { "PROFILE_TYPE_UNKNOWN", "8.2.5", "3.9",
+		"unknown profile type", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_PROFILE_TYPE_EXHAUSTED] = { "PROFILE_TYPE_EXHAUSTED", "8.2.5", "3.7",
+		"no profile of this type available", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_PROFILE_TYPE_MISMATCH] = { "PROFILE_TYPE_MISMATCH", "8.2.5", "3.8",
+		"ICCID is not of the requested profile type", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_MATCHING_ID_CONFLICT] = { "MATCHING_ID_CONFLICT", "8.2.6", "3.3",
+		"matchingId already in use", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_MATCHING_ID_MISMATCH] = { "MATCHING_ID_MISMATCH", "8.2.6", "3.10",
+		"matchingId does not belong to this order", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_EID_REQUIRED] = { "EID_REQUIRED", "8.1.1", "2.2",
+		"EID required for this order", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_EID_DIFFERENT] = { "EID_DIFFERENT", "8.1.1", "3.10",
+		"EID differs from the one of the order", { NONE, NONE, NONE, NONE, NONE } },
+	/* notificationPointStatus of handleDownloadProgressInfo only; the
+	 * digest has no code for these: UNSURE. */
+	[RSP_ERR_INSTALL_FAILED] = { "INSTALL_FAILED", "8.1", "4.2",
+		"the eUICC reported a failed installation", { NONE, NONE, NONE, NONE, NONE } },
+	[RSP_ERR_SESSION_CANCELLED] = { "SESSION_CANCELLED", "8.1", "3.8",
+		"the download was cancelled (cancelSession)", { NONE, NONE, NONE, NONE, NONE } },
 };
 
 const struct rsp_status_info *rsp_status_info(enum rsp_status st)

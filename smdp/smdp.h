@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "lab_config.h"   /* struct lab_config (issue 7) */
+
 /* ------------------------------------------------------------------ */
 /* Named input limits (every outside input is bounded by one of these). */
 #define SMDP_MAX_BODY         (256 * 1024)  /* one HTTP request body */
@@ -29,6 +31,15 @@
 #define SMDP_MAX_CI_IDS       8             /* CI key ids per list in EUICCInfo1 */
 #define SMDP_MAX_PROFILE      (128 * 1024)  /* one unprotected profile package */
 #define SMDP_MAX_ID           64            /* profile id (file stem) */
+#define SMDP_MAX_NOTIF_CFG    4             /* notificationConfigurationInfo entries */
+#define SMDP_ICCID_LEN        20            /* ICCID digits (19 or 20, E.118) */
+#define SMDP_MAX_PROFILE_TYPE 64            /* ES2+ profileType */
+#define SMDP_MAX_CC           64            /* ES2+ confirmationCode, characters */
+#define SMDP_MAX_OP_ID        64            /* ES2+ functionRequesterIdentifier */
+#define SMDP_MAX_CALL_ID      128           /* ES2+ functionCallIdentifier */
+#define SMDP_MAX_OPERATORS    16            /* operators in the configuration */
+#define SMDP_MAX_OP_TYPES     16            /* profile types one operator owns */
+#define SMDP_MAX_URL          512           /* operator notification URL */
 
 #define SMDP_TXID_LEN   16   /* transactionIds we generate */
 #define SMDP_CHAL_LEN   16   /* euiccChallenge / serverChallenge */
@@ -121,6 +132,22 @@ enum rsp_status {
 	RSP_ERR_EUICC_DOWNLOAD_ERROR,   /* 8.1 / 3.8: eUICC answered PrepareDownloadResponseError */
 	/* cancelSession (SGP.22 5.6.5) */
 	RSP_ERR_SMDP_OID_MISMATCH,      /* 8.8 / 3.10 */
+	/* ES2+ (SGP.22 5.3) */
+	RSP_ERR_REQUESTER_NOT_ALLOWED,  /* 1.1 / 1.2 unknown functionRequesterIdentifier */
+	RSP_ERR_ICCID_UNKNOWN,          /* 8.2.1 / 3.9 */
+	RSP_ERR_ICCID_IN_USE,           /* 8.2.1 / 3.3 already in use or unavailable */
+	RSP_ERR_ICCID_NOT_OWNER,        /* 8.2.1 / 1.2 profile of another operator */
+	RSP_ERR_ICCID_WRONG_STATE,      /* 8.2.1 / 3.5 transition not allowed now */
+	RSP_ERR_PROFILE_TYPE_UNKNOWN,   /* 8.2.5 / 3.9 */
+	RSP_ERR_PROFILE_TYPE_EXHAUSTED, /* 8.2.5 / 3.7 no Available profile left */
+	RSP_ERR_PROFILE_TYPE_MISMATCH,  /* 8.2.5 / 3.8 ICCID not of that type */
+	RSP_ERR_MATCHING_ID_CONFLICT,   /* 8.2.6 / 3.3 */
+	RSP_ERR_MATCHING_ID_MISMATCH,   /* 8.2.6 / 3.10 */
+	RSP_ERR_EID_REQUIRED,           /* 8.1.1 / 2.2 */
+	RSP_ERR_EID_DIFFERENT,          /* 8.1.1 / 3.10 */
+	/* only in handleDownloadProgressInfo (notificationPointStatus) */
+	RSP_ERR_INSTALL_FAILED,         /* 8.1 / 4.2 PIR errorResult */
+	RSP_ERR_SESSION_CANCELLED,      /* 8.1 / 3.8 cancelSession */
 	RSP_STATUS_COUNT
 };
 
@@ -254,6 +281,93 @@ int crypto_cert_eid_prefixes(const crypto_cert *c, char (*out)[SMDP_EID_LEN + 1]
 			     size_t max);
 /* One-line summary "subject / issuer / notAfter" for logs. */
 void crypto_cert_describe(const crypto_cert *c, char *out, size_t outsz);
+/* Subject in the one-line form of `openssl x509 -subject` ("C = ES, O = ..."),
+ * control characters replaced by '?'. */
+void crypto_cert_subject(const crypto_cert *c, char *out, size_t outsz);
+/* notBefore as unix time, or -1. */
+time_t crypto_cert_not_before(const crypto_cert *c);
+/* Every DNS name of subjectAltName, comma-separated, into out ("" if none). */
+void crypto_cert_san_dns_list(const crypto_cert *c, char *out, size_t outsz);
+/* PEM text ("-----BEGIN CERTIFICATE-----...") of c into out (replaced). 0 / -1. */
+int crypto_cert_pem(const crypto_cert *c, struct buf *out);
+/* Write private key k to path as PKCS#8 PEM, file mode 0600 (the file is
+ * replaced). 0 / -1. */
+int crypto_key_save(const crypto_key *k, const char *path);
+
+/* Certificate issuance for the test PKI tool (smdp-pki): the profiles of
+ * SGP.22 4.5.2 / SGP.26 (role policy, key usage, SKI/AKI, SAN, name
+ * constraints) are chosen by the caller; this only encodes them. */
+#define CRYPTO_MAX_NAME_ATTRS  8
+#define CRYPTO_MAX_PREFIXES    8
+#define CRYPTO_TIME_FOREVER    ((time_t)-2)  /* notAfter 99991231235959Z (RFC 5280 4.1.2.5) */
+#define CRYPTO_KU_CRL_SIGN     0x02
+struct crypto_name_attr {
+	const char *type;               /* "C", "O", "OU", "CN", "serialNumber" */
+	const char *value;
+};
+struct crypto_cert_tmpl {
+	struct crypto_name_attr subject[CRYPTO_MAX_NAME_ATTRS];  /* in order; type NULL ends */
+	uint8_t serial[20];             /* positive INTEGER, big-endian */
+	size_t serial_len;
+	time_t not_before, not_after;   /* not_after may be CRYPTO_TIME_FOREVER */
+	int ca;                         /* basicConstraints critical CA:TRUE */
+	int pathlen;                    /* with ca: pathLenConstraint, -1 none */
+	long key_usage;                 /* CRYPTO_KU_* bits, critical; 0 = no extension */
+	int eku_tls;                    /* extKeyUsage critical serverAuth, clientAuth */
+	const char *policy;             /* certificatePolicies OID, NULL none */
+	int policy_critical;
+	const char *san_dns;            /* subjectAltName dNSName, NULL none */
+	const char *san_rid;            /* subjectAltName registeredID, NULL none */
+	const char *crl_url;            /* cRLDistributionPoints URI, NULL none */
+	int ski;                        /* subjectKeyIdentifier (SHA-1 of the key, RFC 5280 method 1) */
+	int aki;                        /* authorityKeyIdentifier = issuer's SKI */
+	/* Permitted EID prefixes (SGP.22 4.5.2.1.0.2): written both as critical
+	 * nameConstraints permitted directoryName {O = eid_org, serialNumber =
+	 * prefix} (SGP.26 variant O) and as the non-critical SGP.22 v3
+	 * permittedEins extension 2.23.146.1.2.2.0. */
+	const char *eid_org;
+	const char *eid_prefixes[CRYPTO_MAX_PREFIXES];
+	size_t n_eid_prefixes;
+};
+/* Issue a certificate for subject_pub (its public part is used) signed with
+ * ECDSA-SHA256 by issuer_key; issuer NULL = self-signed (issuer_key is then
+ * the subject's own key). Returns a new certificate (caller frees) or NULL. */
+crypto_cert *crypto_cert_issue(const struct crypto_cert_tmpl *t, const crypto_key *subject_pub,
+			       const crypto_cert *issuer, const crypto_key *issuer_key);
+/* Re-issue old under issuer: same subject, public key and extensions, new
+ * serial and validity, issuer name and authorityKeyIdentifier from issuer.
+ * New certificate (caller frees) or NULL. */
+crypto_cert *crypto_cert_reissue(const crypto_cert *old, const uint8_t *serial,
+				 size_t serial_len, time_t not_before, time_t not_after,
+				 const crypto_cert *issuer, const crypto_key *issuer_key);
+
+/* Certificate revocation lists (RFC 5280 5; SGP.22 4.5.2.2: the CI's CRL
+ * revokes EUM and SM-DP+ certificates, an EUM's CRL revokes eUICCs). */
+#define SMDP_MAX_CRL (64 * 1024)      /* one CRL file */
+typedef struct crypto_crl crypto_crl;
+/* Load a CRL from a DER or PEM file of at most SMDP_MAX_CRL bytes. NULL on error. */
+crypto_crl *crypto_crl_load(const char *path);
+void crypto_crl_free(crypto_crl *crl);
+/* 1 if issuer issued crl: issuer name equal to issuer's subject, AKI (if
+ * present) equal to issuer's SKI, and the signature verifies; 0 if the CRL
+ * names another issuer; -1 if it names issuer but the AKI or signature do
+ * not match (a forged or corrupted CRL). */
+int crypto_crl_issued_by(const crypto_crl *crl, const crypto_cert *issuer);
+/* 1 if crl lists c (same issuer name and serial number), else 0. */
+int crypto_crl_revokes(const crypto_crl *crl, const crypto_cert *c);
+/* Revoked entries in the CRL. */
+int crypto_crl_count(const crypto_crl *crl);
+/* 0 current at now, 1 nextUpdate passed, 2 thisUpdate in the future, -1 error. */
+int crypto_crl_validity(const crypto_crl *crl, time_t now);
+/* nextUpdate as unix time, -1 if absent or unreadable. */
+time_t crypto_crl_next_update(const crypto_crl *crl);
+/* Make a v2 CRL signed by issuer_key listing revoked[0..n) (revocation date
+ * this_update), with AKI and cRLNumber crl_number. DER into out. 0 / -1. */
+int crypto_crl_make(const crypto_cert *issuer, const crypto_key *issuer_key,
+		    const crypto_cert *const *revoked, size_t n, time_t this_update,
+		    time_t next_update, long crl_number, struct buf *out);
+/* PEM text of a DER CRL. 0 / -1. */
+int crypto_crl_pem(const struct buf *der, struct buf *out);
 
 /* ------------------------------------------------------------------ */
 /* scp03t.c: SGP.22 2.6.6 key derivation and BSP segment protection
@@ -405,6 +519,19 @@ struct profile_metadata {           /* what goes into StoreMetadataRequest BF25 
 	struct buf icon;
 	int has_ppr;                    /* profilePolicyRules present */
 	uint8_t ppr;                    /* PprIds bits: bit1 ppr1, bit2 ppr2 (first byte) */
+	/* SGP.32 v1.2 IoT fields (SGP32-StoreMetadataRequest); a zeroed struct
+	 * leaves them out, so SGP.22 metadata stays byte for byte as before. */
+	int has_ecall_indication;       /* ecallIndication 9F7B present */
+	int ecall_indication;           /* its value (0 / 1) */
+	int has_fallback_allowed;       /* fallbackAllowed 9F67 present */
+	int fallback_allowed;           /* its value (0 / 1) */
+	/* notificationConfigurationInfo B6 (SGP.22 5.5.3), 0 entries = omitted */
+	size_t n_notif;
+	struct notif_config {
+		uint8_t ops;                /* NotificationEvent bits, first byte: 0x80
+		                               install, 0x40 enable, 0x20 disable, 0x10 delete */
+		char address[SMDP_MAX_ADDRESS + 1];   /* notificationAddress (FQDN) */
+	} notif[SMDP_MAX_NOTIF_CFG];
 };
 
 struct bf23 {                       /* InitialiseSecureChannelRequest, BF23 */
@@ -519,6 +646,111 @@ enum rsp_status der_decode_bpp(const uint8_t *der, size_t n, struct bpp_parts *o
 enum rsp_status der_decode_replace_session_keys(const uint8_t *der, size_t n, uint8_t mcv[16],
 						uint8_t enc[16], uint8_t mac[16]);
 
+/* --- what a device says about itself: EUICCInfo2 and DeviceInfo as kept
+ * (raw) with a session, decoded for logs and policy (SGP.22 5.7.8 / 4.2,
+ * SGP.32 v1.2 SGP32-EUICCInfo2). Unknown trailing fields are skipped. --- */
+#define SMDP_MAX_VERSIONS 8         /* iotVersion entries in IoTSpecificInfo */
+struct euicc_info2 {                /* EUICCInfo2, BF22 */
+	uint8_t profile_version[3];     /* base profile package version */
+	uint8_t svn[3];
+	uint8_t firmware[3];            /* euiccFirmwareVer */
+	uint32_t rsp_capability;        /* RspCapability: bit i = named bit i */
+	/* SGP.32 v1.2 additions; has_* 0 = absent (every SGP.22 device) */
+	int has_ipa_mode;
+	long ipa_mode;                  /* ipaMode [16]: 0 ipad, 1 ipae */
+	int has_iot_info;               /* iotSpecificInfo [20] */
+	uint8_t iot_versions[SMDP_MAX_VERSIONS][3];   /* iotVersion */
+	size_t n_iot_versions;
+	int ecall_supported;            /* ecallSupported NULL present */
+	int fallback_supported;         /* fallbackSupported NULL present */
+	int has_additional_info;        /* additionalEuiccInfo [18] */
+	uint8_t additional_info[32];
+	size_t additional_info_len;
+	int has_highest_svn;            /* highestSvn [19] */
+	uint8_t highest_svn[3];
+	size_t n_ci_sign_v3;            /* euiccCiPKIdListForSigningV3 [17] entries */
+};
+struct device_info {                /* DeviceInfo (ctxParamsForCommonAuthentication) */
+	uint8_t tac[8];
+	size_t tac_len;                 /* 4 (v2.5) or 8 (older v2) */
+	int has_imei;
+	uint8_t imei[8];
+	int has_lpa_svn;                /* deviceCapabilities.lpaSvn */
+	uint8_t lpa_svn[3];
+	int has_form_factor;            /* deviceCapabilities.euiccFormFactorType */
+	long form_factor;
+	int n_capabilities;             /* DeviceCapabilities components present */
+};
+/* EUICCInfo2 BF22 as received (e.g. struct euicc_signed1.euicc_info2). */
+enum rsp_status der_decode_euicc_info2(const uint8_t *der, size_t n, struct euicc_info2 *out);
+/* DeviceInfo as received: with its ctxParams1 tag 'A1' (struct
+ * ctx_params1.device_info) or as a plain SEQUENCE '30'. */
+enum rsp_status der_decode_device_info(const uint8_t *der, size_t n, struct device_info *out);
+/* One line for logs from the raw EUICCInfo2 and DeviceInfo a session keeps
+ * (either may be empty), e.g. "eUICC SGP.22 v2.5.0, SGP.32 IPAe (IoT v1.2.0,
+ * eCall, fallback); device TAC 35174209". Undecodable parts are named so. */
+void der_device_summary(const uint8_t *info2, size_t n2, const uint8_t *devinfo, size_t nd,
+			char *out, size_t outsz);
+
+/* --- ES9+ ASN.1 binding (SGP.22 6.x "ES9+ ASN.1 Binding", SMDP-REFERENCE
+ * 1.4): RemoteProfileProvisioningRequest / Response 'A2'. The ES9+ objects
+ * inside travel as in the JSON binding, as complete DER TLVs. --- */
+struct es9_asn1_req {               /* RemoteProfileProvisioningRequest */
+	enum es9_fn fn;                 /* the alternative; ES9_FN_COUNT = none recognised */
+	uint8_t txid[16];               /* authenticateClient, getBPP, cancelSession */
+	size_t txid_len;
+	uint8_t euicc_challenge[SMDP_CHAL_LEN];    /* initiateAuthentication */
+	char smdp_address[SMDP_MAX_ADDRESS + 1];   /* initiateAuthentication */
+	/* The ES10b object carried, as a standalone TLV: EUICCInfo1 BF20,
+	 * AuthenticateServerResponse BF38, PrepareDownloadResponse BF21,
+	 * CancelSessionResponse BF41 (sent re-tagged [1], 'A1'), or the
+	 * PendingNotification BF37 / 30. Decoding copies the received bytes. */
+	struct buf obj;
+	struct buf ext;                 /* encoding only: TLVs appended inside the
+	                                   function's SEQUENCE (a newer client's
+	                                   extension fields, for tests) */
+};
+struct es9_asn1_resp {              /* RemoteProfileProvisioningResponse */
+	enum es9_fn fn;                 /* IA, AUTH_CLIENT, GET_BPP or CANCEL_SESSION */
+	long error;                     /* -1: the Ok alternative; else the error INTEGER */
+	uint8_t txid[16];               /* Ok forms except cancelSession */
+	size_t txid_len;
+	/* Ok fields, each the complete TLV as on the wire (the JSON binding
+	 * carries the base64 of the same bytes). */
+	struct buf server_signed1;      /* IA: ServerSigned1 30 */
+	struct buf server_signature1;   /* IA: 5F37 40 r||s */
+	struct buf ci_pkid;             /* IA: euiccCiPKIdToBeUsed 04 len SKI */
+	struct buf server_cert;         /* IA: CERT.DPauth */
+	struct buf profile_metadata;    /* AC: StoreMetadataRequest BF25 */
+	struct buf smdp_signed2;        /* AC: SmdpSigned2 30 */
+	struct buf smdp_signature2;     /* AC: 5F37 40 r||s */
+	struct buf smdp_cert;           /* AC: CERT.DPpb */
+	struct buf bpp;                 /* GBPP: BoundProfilePackage BF36 */
+};
+void es9_asn1_req_free(struct es9_asn1_req *r);
+void es9_asn1_resp_free(struct es9_asn1_resp *r);
+/* Server side. Decode a request body. out->fn is set as soon as the
+ * alternative is recognised, also when its content then fails (the caller
+ * answers with that function's error); lenient about two tagging slips of
+ * clients (cancelSessionResponse as BF41, pendingNotification without its
+ * [0]). RSP_OK / RSP_ERR_INVALID_REQUEST / RSP_ERR_MISSING_ELEMENT. */
+enum rsp_status der_decode_es9_request(const uint8_t *der, size_t n, struct es9_asn1_req *out);
+/* Server side: the response for in->fn, Ok form when in->error < 0 (every
+ * part must be one TLV of its type and comes out byte-identical). 0 / -1. */
+int der_encode_es9_response(const struct es9_asn1_resp *in, struct buf *out);
+/* Client side: the request (in->obj must be one TLV of the right tag; an
+ * empty smdp_address or obj for initiateAuthentication leaves the field out,
+ * as ESipa may: negative tests of what SGP.32 says an eIM must fill). */
+int der_encode_es9_request(const struct es9_asn1_req *in, struct buf *out);
+/* Client side: decode a response; out->fn tells which function answered. */
+enum rsp_status der_decode_es9_response(const uint8_t *der, size_t n, struct es9_asn1_resp *out);
+
+/* Client side, other device generations: EuiccSigned1 around in->euicc_info2
+ * and in->ctx.device_info copied verbatim (each must decode as its type;
+ * fields this module does not know are kept, where der_encode_euicc_signed1
+ * refuses them). An empty device_info is made from ctx.tac. 0 / -1. */
+int der_encode_euicc_signed1_verbatim(const struct euicc_signed1 *in, struct buf *out);
+
 /* TLV helper for the few places that walk raw BER-TLV (profile headers,
  * segment parsing): read one TLV at p (n bytes available). Fills tag (up to
  * 3 bytes, e.g. 0xBF36), header length and value length. 0 / -1 if
@@ -550,6 +782,7 @@ struct http_request {
 	size_t body_len;
 	const uint8_t *client_cert; /* peer certificate DER (mutual TLS), or NULL */
 	size_t client_cert_len;
+	const char *authorization;  /* Authorization header, "" if absent (admin API) */
 };
 
 struct http_response {
@@ -557,6 +790,7 @@ struct http_response {
 	char content_type[64];      /* "" = none (204) */
 	char admin_protocol[32];    /* X-Admin-Protocol to send, "" = none */
 	struct buf body;            /* owned; freed by http.c after sending */
+	int drop;                   /* 1: close the connection without answering (lab faults) */
 };
 
 /* Handler for every request; runs on a civetweb worker thread, so it must be
@@ -641,6 +875,9 @@ struct session {                    /* one RSP session (SGP.22 3.1.2) */
 	uint8_t bound_otpk[SMDP_POINT_LEN];
 	struct buf profile_metadata;    /* BF25 exactly as sent in authenticateClient */
 	int close_reason;               /* enum session_close when CLOSED */
+	int64_t order_id;               /* download order served; 0 = lab mode (file stem) */
+	struct buf euicc_info2;         /* EUICCInfo2 BF22 exactly as received (authenticateClient) */
+	struct buf device_info;         /* DeviceInfo TLV exactly as received (authenticateClient) */
 };
 
 enum session_close {
@@ -723,9 +960,150 @@ int store_notification_add(struct store *st, const struct notification_row *n);
 /* Number of stored notifications (tests, admin). */
 int store_notification_count(struct store *st);
 
+/* --- profile inventory, download orders, operator notifications --- */
+/* Profile states of SGP.22 (ES2+ 5.3, ES9+ 5.6). The numbers are stored. */
+enum profile_state {
+	PS_NONE = 0,
+	PS_AVAILABLE = 1,    /* in the pool */
+	PS_ALLOCATED = 2,    /* downloadOrder without EID */
+	PS_LINKED = 3,       /* downloadOrder with EID */
+	PS_CONFIRMED = 4,    /* confirmOrder releaseFlag=false */
+	PS_RELEASED = 5,     /* releaseProfile / confirmOrder releaseFlag=true */
+	PS_DOWNLOADED = 6,   /* BPP delivered (getBoundProfilePackage) */
+	PS_INSTALLED = 7,    /* PIR successResult */
+	PS_ERROR = 8,        /* PIR errorResult, cancelSession, CC retries exceeded */
+	PS_UNAVAILABLE = 9,  /* cancelOrder finalProfileStatusIndicator Unavailable */
+	PS_COUNT
+};
+
+struct inv_profile {                /* one profile of the inventory */
+	char iccid[SMDP_ICCID_LEN + 1]; /* digits; unique */
+	char file[SMDP_MAX_ID + 1];     /* package: <profiles>/<file>.der */
+	char type[SMDP_MAX_PROFILE_TYPE + 1];  /* profile type (pool) */
+	enum profile_state state;
+	int64_t order_id;               /* current download order, 0 none */
+	int64_t updated;                /* unix time of the last transition */
+};
+
+struct order {                      /* one download order (ES2+ downloadOrder) */
+	int64_t id;
+	char iccid[SMDP_ICCID_LEN + 1];
+	char operator_id[SMDP_MAX_OP_ID + 1];   /* told of progress; "" nobody */
+	char eid[SMDP_EID_LEN + 1];     /* "" until bound (downloadOrder, confirmOrder or
+	                                   the first authenticateClient) */
+	int confirmed;                  /* confirmOrder done: matching_id is final */
+	char matching_id[SMDP_MAX_MATCHING_ID + 1];  /* "" + confirmed: default SM-DP+ */
+	char smds_address[SMDP_MAX_ADDRESS + 1];     /* SM-DS case (eventId = matchingId) */
+	int has_cc;
+	uint8_t cc_hash[32];            /* SHA-256(confirmation code); the code is never kept */
+	int cc_failures;                /* wrong or missing hashCc so far */
+	int attempts;                   /* authenticateClient calls that selected the order */
+	int64_t created;
+	int64_t expires;                /* unix time after which ES9+ refuses it (8.8.5/4.10) */
+	int active;                     /* 0 once installed or cancelled */
+};
+
+struct op_notification {            /* a queued handleDownloadProgressInfo (SGP.22 5.3.5) */
+	int64_t id;                     /* queue order; also the functionCallIdentifier */
+	char operator_id[SMDP_MAX_OP_ID + 1];
+	char eid[SMDP_EID_LEN + 1];     /* "" = unknown */
+	char iccid[SMDP_ICCID_LEN + 1];
+	char profile_type[SMDP_MAX_PROFILE_TYPE + 1];
+	int64_t time;                   /* when the event happened */
+	int point;                      /* notificationPointId */
+	char subject[16];               /* "" = Executed-Success, else the failure's code */
+	char reason[16];
+	char message[128];
+	struct buf result_data;         /* e.g. the ProfileInstallationResult (point 4) */
+	int tries;                      /* failed deliveries so far */
+	int64_t next_try;               /* not before this unix time */
+	char last_error[128];
+};
+void op_notification_free(struct op_notification *n);
+
+/* Transactions over several rows: fn runs inside one BEGIN IMMEDIATE
+ * transaction with the store locked, and may call only store_tx_* on tx.
+ * fn returns 0 to commit, anything else to roll back. Returns fn's value, or
+ * -1 if the transaction could not begin or commit (then nothing is kept).
+ * fn must not block on other threads: the store is locked meanwhile. */
+struct store_tx;
+typedef int (*store_tx_fn)(struct store_tx *tx, void *arg);
+int store_transact(struct store *st, store_tx_fn fn, void *arg);
+
+/* Inventory (key: ICCID). get/pick: 1 found, 0 none, -1 error. */
+int store_tx_profile_get(struct store_tx *tx, const char *iccid, struct inv_profile *out);
+/* The Available profile of type with the lowest ICCID. */
+int store_tx_profile_pick(struct store_tx *tx, const char *type, struct inv_profile *out);
+/* Number of profiles of type, any state; -1 on error. */
+int store_tx_profile_type_count(struct store_tx *tx, const char *type);
+/* 0 inserted, 1 the ICCID exists already, -1 error. */
+int store_tx_profile_insert(struct store_tx *tx, const struct inv_profile *p);
+/* Replace state, order and updated of the row with p's ICCID. 0 / -1. */
+int store_tx_profile_update(struct store_tx *tx, const struct inv_profile *p);
+
+/* Orders. get/find: 1 found, 0 none, -1 error. */
+int store_tx_order_get(struct store_tx *tx, int64_t id, struct order *out);
+/* The active, confirmed order with this non-empty matchingId. */
+int store_tx_order_by_matching_id(struct store_tx *tx, const char *mid, struct order *out);
+/* The active, confirmed order for eid with an empty matchingId (default
+ * SM-DP+ case, SGP.22 3.1.1.3). */
+int store_tx_order_default(struct store_tx *tx, const char *eid, struct order *out);
+/* Insert o (o->id ignored) and write the new id to *id. 0 / -1. */
+int store_tx_order_insert(struct store_tx *tx, const struct order *o, int64_t *id);
+/* Replace every field of the order o->id. 0, 1 if an active order already
+ * uses o's matchingId (nothing changed), -1 error. */
+int store_tx_order_update(struct store_tx *tx, const struct order *o);
+
+/* Append a notification to the operator's queue. 0 / -1. */
+int store_tx_notify_add(struct store_tx *tx, const struct op_notification *n);
+/* The same as store_session_update / store_history_add / store_binding_delete
+ * inside a transaction. */
+int store_tx_session_update(struct store_tx *tx, const struct session *s);
+int store_tx_history_add(struct store_tx *tx, const struct history_event *e);
+int store_tx_binding_delete(struct store_tx *tx, const char *eid, const char *profile_id);
+
+/* Every inventory profile in ICCID order with its current order (NULL if
+ * none), filtered by state (PS_NONE = all) and type (NULL = all). The
+ * callback runs without the store lock. 0 / -1. */
+int store_profile_each(struct store *st, enum profile_state state, const char *type,
+		       void (*cb)(void *arg, const struct inv_profile *p, const struct order *o),
+		       void *arg);
+/* Oldest undelivered notification of the operator (the queue is delivered
+ * in order, so only the head is ever tried). out is overwritten; free with
+ * op_notification_free. 1 found, 0 queue empty, -1 error. */
+int store_notify_head(struct store *st, const char *operator_id, struct op_notification *out);
+/* Delivered: remove it. 0 / -1. */
+int store_notify_done(struct store *st, int64_t id);
+/* Failed: count the try and set the next one. 0 / -1. */
+int store_notify_retry(struct store *st, int64_t id, int tries, int64_t next_try,
+		       const char *error);
+/* Undelivered notifications of the operator (all operators if NULL); -1 error. */
+int store_notify_count(struct store *st, const char *operator_id);
+
 /* ------------------------------------------------------------------ */
 /* config.c: configuration file + command-line overrides -> struct smdp_config. */
 #define SMDP_MAX_LISTENERS 4
+
+/* How ES9+ finds the profile for a matchingId (README, "Download orders"). */
+enum smdp_mode {
+	MODE_LAB = 0,      /* orders first, else any profile by its file stem */
+	MODE_ORDERS = 1,   /* download orders only (SGP.22 lifecycle) */
+};
+
+struct operator_cfg {               /* one operator: operator.NAME.* keys */
+	char name[32];                  /* NAME */
+	char id[SMDP_MAX_OP_ID + 1];    /* its functionRequesterIdentifier (default NAME) */
+	char client_cert[512];          /* certificate it must present on ES2+; "" = any
+	                                   certificate of the ES2+ client CA */
+	char types[SMDP_MAX_OP_TYPES][SMDP_MAX_PROFILE_TYPE + 1];  /* profile types it owns */
+	size_t n_types;
+	char notify_url[SMDP_MAX_URL];  /* https://host[:port][/path] for
+	                                   handleDownloadProgressInfo; "" = not told */
+	char notify_ca[512];            /* CA(s) its HTTPS server chains to */
+	char notify_cert[512];          /* client certificate smdp presents to it */
+	char notify_key[512];
+};
+
 struct smdp_config {
 	char fqdn[SMDP_MAX_ADDRESS + 1];    /* the address this SM-DP+ answers for */
 	struct http_listener_cfg es9[SMDP_MAX_LISTENERS]; /* ES9+ HTTPS listeners */
@@ -741,6 +1119,18 @@ struct smdp_config {
 	size_t host_id_len;
 	char default_profile[SMDP_MAX_ID + 1]; /* default-SM-DP+ case, "" none */
 	enum log_level log_level;
+	enum smdp_mode mode;
+	struct http_listener_cfg es2;       /* ES2+ listener, mutual TLS (port -1: off) */
+	struct operator_cfg operators[SMDP_MAX_OPERATORS];
+	size_t n_operators;
+	char requester_id[SMDP_MAX_OP_ID + 1]; /* our functionRequesterIdentifier towards
+	                                          operators; "" = the fqdn */
+	int order_ttl;                      /* seconds a download order stays valid */
+	int max_attempts;                   /* download attempts per order */
+	int cc_max_attempts;                /* confirmation code tries per order */
+	int notify_retry_min;               /* seconds before the first retry */
+	int notify_retry_max;               /* backoff ceiling, seconds */
+	struct lab_config lab;              /* lab features (lab.h): admin.*, trace*, fault.* */
 };
 
 /* Fill cfg with the built-in defaults (what `make run` uses). */
@@ -756,10 +1146,25 @@ int config_load_file(struct smdp_config *cfg, const char *path, char *err, size_
 void config_print(const struct smdp_config *cfg, FILE *out);
 /* Print the option list with one-line descriptions. */
 void config_usage(FILE *out);
+/* Consistency checks after all options are set: operator ids and profile
+ * types unique across operators, notification URLs well formed. 0 / -1
+ * with a reason in err. */
+int config_check(const struct smdp_config *cfg, char *err, size_t errsz);
+/* The operator whose functionRequesterIdentifier is id, or NULL. */
+const struct operator_cfg *config_operator(const struct smdp_config *cfg, const char *id);
+/* The operator owning profile type, or NULL. */
+const struct operator_cfg *config_type_owner(const struct smdp_config *cfg, const char *type);
+/* 1 if op owns type. */
+int config_owns(const struct operator_cfg *op, const char *type);
+/* Split an https URL into host, port (443 if absent) and path ("/" if
+ * absent). 0 / -1 if it is not https://host[:port][/path]. */
+int config_parse_url(const char *url, char *host, size_t hostsz, int *port, char *path,
+		     size_t pathsz);
 
 /* ------------------------------------------------------------------ */
 /* pki.c: the SM-DP+ credentials per CI (SGP.22 4.5.2) and the checks of the
  * eUICC's certificates. */
+#define PKI_MAX_CRLS 16                 /* *.crl files read per CI directory */
 struct pki_set {                    /* one CI and the SM-DP+ certificates under it */
 	char name[64];                  /* directory name under certs/ */
 	enum crypto_curve curve;
@@ -772,6 +1177,10 @@ struct pki_set {                    /* one CI and the SM-DP+ certificates under 
 	char dptls_cert[512];           /* paths, for the TLS listener */
 	char dptls_key[512];
 	char smdp_oid[SMDP_MAX_OID + 1];  /* SM-DP+ OID (SAN registeredID of DPauth) */
+	crypto_crl *crls[PKI_MAX_CRLS];   /* the *.crl files of the directory */
+	int crl_by_ci[PKI_MAX_CRLS];      /* 1: issued by this CI (revokes EUMs); 0: an EUM's */
+	size_t n_crls;
+	struct pki_cache *cache;          /* verified eUICC chains (pki.c), thread-safe */
 };
 struct pki {
 	struct pki_set *sets;
@@ -779,10 +1188,23 @@ struct pki {
 };
 
 /* Load every CI directory under dir (a directory with ci.der or ci.pem plus
- * dpauth.der/.key.pem and dppb.der/.key.pem). Checks that keys match their
- * certificates and that DPauth/DPpb chain to the CI and share one SM-DP+ OID.
- * 0 / -1 with a reason in err. */
+ * dpauth.der/.key.pem and dppb.der/.key.pem, optionally *.crl files).
+ * Checks that keys match their certificates and that DPauth/DPpb chain to
+ * the CI and share one SM-DP+ OID; a CRL naming the CI as issuer must be
+ * signed by it. Other findings (expiry, policy, curve) are logged as
+ * warnings. 0 / -1 with the first error in err. */
 int pki_load(struct pki *p, const char *dir, char *err, size_t errsz);
+/* --check-config: the checks of pki_load on every CI directory under
+ * certs_dir (without stopping at the first error), plus the DPtls of each
+ * CI directory and of each enabled listener in ls[0..nls) (cert, key, SAN
+ * DNS = fqdn, chain to a loaded CI, curve), expiry within 30 days of now,
+ * CRLs, and the euicc/ client material. Prints a report to out: per CI its
+ * curve and what was loaded, one line per finding ("WARNING"/"ERROR"),
+ * then a summary. Dates appear only relative to now ("expires in N days").
+ * Returns 0 all fine, 1 warnings only, 2 errors (smdp would refuse to
+ * start), -1 if out of memory. */
+int pki_check_config(const char *certs_dir, const char *fqdn,
+		     const struct http_listener_cfg *ls, size_t nls, time_t now, FILE *out);
 void pki_free(struct pki *p);
 const struct pki_set *pki_find(const struct pki *p, const char *name);
 /* initiateAuthentication CI selection (SGP.22 5.6.1): the first CI of the
@@ -790,9 +1212,14 @@ const struct pki_set *pki_find(const struct pki *p, const char *name);
  * verification list. RSP_ERR_CI_PK_NOT_SUPPORTED / RSP_ERR_NO_DPAUTH_FOR_CI. */
 enum rsp_status pki_select(const struct pki *p, const struct euicc_info1 *info,
 			   const struct pki_set **out);
+/* Public key of an eUICC certificate, from the cache of verified chains when
+ * pki_verify_euicc has seen it (no certificate parsing), else parsed. set may
+ * be NULL. New key for the caller to free, or NULL. */
+crypto_key *pki_euicc_key(const struct pki_set *set, const struct buf *euicc_der);
 /* authenticateClient certificate checks (SGP.22 5.6.3, 4.5.2.1.0.2): EUM
- * issued by set's CI (AKI, signature, validity, policy, key usage, CA), eUICC
- * issued by the EUM (same checks), EID (subject serialNumber) inside the
+ * issued by set's CI (AKI, signature, validity, policy, key usage, CA, the
+ * CI's curve, not revoked by a CI CRL), eUICC issued by the EUM (same checks,
+ * not revoked by a CRL of that EUM), EID (subject serialNumber) inside the
  * EUM's permitted range. On success writes the EID and returns the eUICC
  * public key in *pub (caller frees). */
 enum rsp_status pki_verify_euicc(const struct pki_set *set, const struct buf *eum_der,
@@ -800,7 +1227,110 @@ enum rsp_status pki_verify_euicc(const struct pki_set *set, const struct buf *eu
 				 char eid[SMDP_EID_LEN + 1], crypto_key **pub);
 
 /* ------------------------------------------------------------------ */
-/* saip.c: unprotected profile packages (SAIP) and the profile inventory. */
+/* saip.c: unprotected profile packages (TCA eUICC Profile Package, SAIP
+ * v2.x/v3.x, asn1/pe.asn): decode, check, describe, personalize, re-encode;
+ * and the profile inventory the server loads from its profiles directory. */
+#define SAIP_MAX_PE        1024         /* ProfileElements in one package */
+#define SAIP_MAX_DEPTH     24           /* TLV nesting inside one element */
+#define SAIP_MAX_DESC      8192         /* NAME.json description file */
+#define SAIP_MAX_ICON      1024         /* icon, StoreMetadataRequest SIZE(0..1024) */
+
+/* ProfileElement alternatives = the context tag number of each element
+ * (AUTOMATIC TAGS, SAIP 8.1): A0 header ... AA end, B0 mf ... BF21 opt-iot. */
+enum saip_pe_type {
+	SAIP_PE_HEADER = 0, SAIP_PE_GFM = 1, SAIP_PE_PIN = 2, SAIP_PE_PUK = 3,
+	SAIP_PE_AKA = 4, SAIP_PE_CDMA = 5, SAIP_PE_SD = 6, SAIP_PE_RFM = 7,
+	SAIP_PE_APPLICATION = 8, SAIP_PE_NONSTANDARD = 9, SAIP_PE_END = 10,
+	SAIP_PE_MF = 16, SAIP_PE_USIM = 19, SAIP_PE_ISIM = 21, SAIP_PE_CSIM = 25,
+	SAIP_PE_IOT = 32,
+	SAIP_PE_UNKNOWN = -1                /* a newer element: kept opaque */
+};
+
+struct saip_pe {                    /* one ProfileElement of a package */
+	size_t offset;                  /* of its tag, from the start of the package */
+	size_t len;                     /* whole TLV */
+	int type;                       /* enum saip_pe_type (context tag number) */
+	long id;                        /* PEHeader identification, -1 none */
+	int canonical;                  /* asn1c re-encodes it to exactly these bytes */
+	void *asn;                      /* decoded ProfileElement_t, NULL if opaque */
+	struct buf enc;                 /* new encoding once personalized, else empty */
+};
+struct saip_pkg {                   /* a decoded, checked package */
+	struct buf der;                 /* the package as given */
+	struct saip_pe *pe;
+	size_t n;
+};
+
+/* Decode der (n bytes, at most SMDP_MAX_PROFILE) element by element and
+ * check what an eUICC would trip on: TLV structure and lengths, each known
+ * element against pe.asn and its constraints, header first and end last,
+ * the mandatory elements (header, MF, end; the NAAs the header lists with
+ * their AKA parameters), unique identification numbers, ICCID equal in the
+ * header and EF.ICCID, file contents within their files. Elements with an
+ * unknown tag are kept as they are. On failure returns -1 with err
+ * "element I (TYPE) at offset O: what" (or "package: what") and out empty;
+ * on success out owns a copy of der (free with saip_pkg_free). */
+int saip_decode(const uint8_t *der, size_t n, struct saip_pkg *out, char *err, size_t errsz);
+void saip_pkg_free(struct saip_pkg *p);
+/* ASN.1 name of an element type ("header", "usim", ...; "unknown"). */
+const char *saip_pe_name(int type);
+/* The package bytes: each element's new encoding if it was personalized,
+ * else its original bytes; with reencode_all, every decoded element is
+ * DER-encoded again by asn1c (a test of pe.asn: for a canonical package the
+ * result equals the input). out is replaced. 0 / -1. */
+int saip_encode(const struct saip_pkg *p, int reencode_all, struct buf *out);
+
+struct saip_info {                  /* what a package says about itself */
+	int major, minor;               /* ProfileHeader version */
+	char profile_type[101];         /* "" if absent */
+	char iccid[21];                 /* header ICCID digits */
+	char imsi[16];                  /* first EF.IMSI, "" none */
+	char spn[33];                   /* EF.SPN as UTF-8 (USIM), "" none */
+	long algorithm;                 /* first AlgoParameter algorithmID (1 milenage,
+	                                   2 tuak, 3 test), 0 none */
+	size_t key_len, opc_len;        /* its key and opc lengths */
+	size_t n_aka;                   /* AKA elements with algoParameter */
+};
+/* Fill out from a decoded package. 0 / -1. */
+int saip_info(const struct saip_pkg *p, struct saip_info *out);
+
+struct saip_perso {                 /* values of one instance; empty = keep */
+	char iccid[21];                 /* 18 or 19 digits: the Luhn digit is added */
+	char imsi[16];                  /* 6..15 digits (TS 23.003) */
+	uint8_t ki[32];                 /* AlgoParameter key, same length as the template's */
+	size_t ki_len;
+	uint8_t opc[32];                /* AlgoParameter opc (OPc / TOPc) */
+	size_t opc_len;
+	char pin1[9], pin2[9];          /* 4..8 digits (keyReference 1 / 129) */
+	char puk1[9], puk2[9];          /* 8 digits (PUK keyReference 1 / 129) */
+	char adm1[17];                  /* 8 digits, or 16 hex digits (keyReference 10) */
+};
+/* Personalize p in place (SAIP 8.x): header iccid and EF.ICCID (TS 102 221
+ * 13.2, nibble-swapped) with the Luhn digit, EF.IMSI (TS 31.102 4.2.2),
+ * key/opc of every AKA element with algoParameter, the PIN/PUK/ADM values
+ * asked for (TS 102 221 9.5: digits in ASCII, FF padded). Only changed
+ * elements are re-encoded, and only if they were canonical, so every other
+ * byte stays as it was. -1 with err (e.g. no PIN2 in the template): the
+ * checks run before anything changes, so p is unchanged unless memory ran
+ * out half-way (then decode it again). */
+int saip_personalize(struct saip_pkg *p, const struct saip_perso *v, char *err, size_t errsz);
+/* Luhn check digit (ISO/IEC 7812) of a digit string; -1 if not digits. */
+int saip_luhn(const char *digits);
+/* Complete ICCID (digits + Luhn) from 18 or 19 digits; 0 / -1. */
+int saip_iccid_complete(const char *digits, char out[21]);
+
+/* Metadata of a package (SGP.22 5.5.3 StoreMetadataRequest): ICCID from the
+ * header, serviceProviderName from EF.SPN, profileName id; then the
+ * description file desc (JSON, "" or missing file = none) overrides:
+ * serviceProviderName, profileName, profileClass (test/provisioning/
+ * operational), icon (file next to desc) and iconType (png/jpg),
+ * profilePolicyRules (pprUpdateControl/ppr1/ppr2), notificationConfigurationInfo
+ * ([{operations: [install/enable/disable/delete], address}]), and the SGP.32
+ * ecallIndication / fallbackAllowed. m is overwritten (free its icon with buf_free).
+ * -1 with err naming the file and the key. */
+int saip_metadata(const struct saip_pkg *p, const char *id, const char *desc,
+		  struct profile_metadata *m, char *err, size_t errsz);
+
 struct profile {
 	char id[SMDP_MAX_ID + 1];       /* file stem: the lab matchingId */
 	char path[512];
@@ -816,12 +1346,36 @@ struct profile_set {
  * first ProfileElement (SAIP 8.1). 0 / -1. */
 int saip_header(const uint8_t *upp, size_t n, uint8_t iccid[10], char *profile_type,
 		size_t ptsz);
-/* Load every *.der in dir as a profile. 0 / -1 with a reason. */
+/* Load every *.der in dir (with NAME.json next to it, if any) as a profile,
+ * sorted by id. Each package goes through saip_decode and saip_metadata;
+ * the first broken one fails the whole load with "FILE: <its error>" in err,
+ * and the server refuses to start (a profile it cannot serve is a
+ * configuration error, not something to find at download time). 0 / -1. */
 int saip_load_dir(struct profile_set *ps, const char *dir, char *err, size_t errsz);
 const struct profile *saip_find(const struct profile_set *ps, const char *id);
 void saip_free(struct profile_set *ps);
 /* ICCID digits (F padding dropped) of a 10-byte EF.ICCID value. */
 void saip_iccid_text(const uint8_t iccid[10], char out[21]);
+
+/* personalize.c: `smdp-admin personalize`: instances of a template. */
+struct perso_instance {             /* one instance written by personalize */
+	char id[SMDP_MAX_ID + 1];       /* file stem = matchingId in lab mode */
+	char path[512];                 /* DIR/ID.der */
+	char template_id[SMDP_MAX_ID + 1];
+	char iccid[21];
+	char imsi[16];
+};
+/* Called once per instance after all files are in place (the inventory
+ * hook); non-zero stops the batch and makes personalize fail. */
+typedef int (*perso_register_fn)(void *arg, const struct perso_instance *in);
+/* The command: argv[0] = "personalize", options as in its --help. Writes
+ * DIR/NAME-ICCID.der (+ .json when the template has one) for each instance
+ * and the CSV export (ICCID, IMSI, Ki, OPc, ...), all or nothing; secrets
+ * go to the export file only, never to the log. Returns the exit status
+ * (0 ok, 1 failed, 2 usage). reg may be NULL. */
+int personalize_run(int argc, char **argv, perso_register_fn reg, void *arg);
+/* personalize_run without an inventory hook. */
+int personalize_main(int argc, char **argv);
 
 /* ------------------------------------------------------------------ */
 /* bpp.c: Bound Profile Package assembly (SGP.22 2.5.5, 3.1.3, 5.5). */
@@ -836,6 +1390,23 @@ struct bpp_request {
 	size_t host_id_len;
 	const struct buf *metadata;     /* StoreMetadataRequest exactly as sent */
 	int ppk;                        /* protect the profile with fresh PPKs */
+	struct bpp_fault *fault;        /* lab (lab.h): corrupt on purpose; NULL = never */
+};
+/* Lab fault injection (issue 7, lab.h): a BPP that is wrong on purpose, for
+ * testing what an eUICC/LPA detects. bpp_build sets applied and detail; a
+ * faulty BPP is never what a binding keeps for reuse. */
+enum bpp_fault_kind {
+	BPP_FAULT_NONE = 0,
+	BPP_FAULT_BAD_MAC,              /* C-MAC of segment `segment` altered */
+	BPP_FAULT_BAD_SMDP_SIGN,        /* smdpSign of BF23 altered */
+	BPP_FAULT_METADATA,             /* 88 segments carry other metadata (validly MACed) */
+	BPP_FAULT_OVERSIZED,            /* first 86 segment above SMDP_SEG_MAX (validly MACed) */
+};
+struct bpp_fault {
+	enum bpp_fault_kind kind;
+	long segment;                   /* BAD_MAC: 1 = first segment of the BPP, 0 = last */
+	int applied;                    /* out: 1 when bpp_build did it */
+	char detail[128];               /* out: what was changed */
 };
 /* Build the BPP. With reuse (same otPK.EUICC as reuse->euicc_otpk), keep the
  * earlier binding's segments and only make a new BF23 for this transaction;
@@ -852,6 +1423,8 @@ struct smdp {                       /* the server context, passed everywhere */
 	struct pki pki;
 	struct store *store;
 	struct profile_set profiles;
+	struct es2p *es2;               /* operator notifications sender, NULL = queue only */
+	struct lab *lab;                /* lab features (lab.h), NULL = off */
 };
 
 struct es9_ia_req {                 /* initiateAuthentication (5.6.1) */
@@ -887,6 +1460,7 @@ struct es9_gbpp_req {               /* getBoundProfilePackage (5.6.2) */
 	uint8_t txid[16];
 	size_t txid_len;
 	struct prepare_download_resp pdr;
+	struct bpp_fault *fault;        /* lab: passed to bpp_build, NULL none */
 };
 struct es9_gbpp_resp {
 	uint8_t txid[16];
@@ -919,5 +1493,165 @@ void es9_gbpp_resp_free(struct es9_gbpp_resp *r);
 /* Handle one request under /gsma/rsp2/es9plus/; d is struct smdp. */
 void es9p_json_handle(struct smdp *d, const struct http_request *rq, int port,
 		      struct http_response *rs);
+
+/* ------------------------------------------------------------------ */
+/* orders.c: the SGP.22 profile lifecycle (ES2+ 5.3 transitions, the ES9+
+ * checks of 5.6) on the SQLite inventory. Each function is one transaction;
+ * the operator notifications it causes are queued in that same transaction.
+ * op is the operator calling over ES2+, or NULL for the local administrator
+ * (smdp-admin), who may touch every profile. */
+
+/* "Available", "Released", ...; "?" for anything else. */
+const char *orders_state_name(enum profile_state s);
+/* Case-insensitive name -> state, PS_NONE if unknown. */
+enum profile_state orders_state_parse(const char *name);
+/* 1 if iccid is 19 or 20 digits, optionally F-padded to 20; writes the
+ * digits (F dropped) to out. */
+int orders_iccid_norm(const char *iccid, char out[SMDP_ICCID_LEN + 1]);
+/* A fresh matchingId in the activation code token form of SGP.22 4.1
+ * (five groups of five of [0-9A-Z], e.g. 04386-AGYFT-A74Y8-3F815). 0 / -1. */
+int orders_new_matching_id(char out[SMDP_MAX_MATCHING_ID + 1]);
+/* Activation code of a confirmed order (SGP.22 4.1):
+ * LPA:1$<fqdn>$<matchingId>, with "$$1" appended when a confirmation code
+ * is required. "" for the default SM-DP+ case (no AC is used there). */
+void orders_activation_code(const struct smdp_config *cfg, const struct order *o, char *out,
+			    size_t outsz);
+
+/* Register a profile package in the inventory as Available (smdp-admin
+ * import). RSP_OK, RSP_ERR_ICCID_IN_USE (ICCID already registered),
+ * RSP_ERR_INVALID_REQUEST or RSP_ERR_INTERNAL. */
+enum rsp_status orders_import(struct smdp *d, const char *iccid, const char *file,
+			      const char *type);
+
+struct es2_download_order {         /* ES2+.DownloadOrder (SGP.22 5.3.1) */
+	char eid[SMDP_EID_LEN + 1];     /* "" absent */
+	char iccid[SMDP_ICCID_LEN + 1]; /* "" absent */
+	char profile_type[SMDP_MAX_PROFILE_TYPE + 1];  /* "" absent */
+};
+struct es2_confirm_order {          /* ES2+.ConfirmOrder (SGP.22 5.3.2) */
+	char iccid[SMDP_ICCID_LEN + 1];
+	char eid[SMDP_EID_LEN + 1];     /* "" absent */
+	int has_matching_id;            /* present (possibly "": default SM-DP+) */
+	char matching_id[SMDP_MAX_MATCHING_ID + 1];
+	int has_cc;
+	char cc[SMDP_MAX_CC + 1];       /* wiped by the caller after the call */
+	char smds_address[SMDP_MAX_ADDRESS + 1];  /* "" absent */
+	int release;                    /* releaseFlag */
+};
+struct es2_confirm_result {
+	char eid[SMDP_EID_LEN + 1];     /* "" none */
+	char matching_id[SMDP_MAX_MATCHING_ID + 1];
+	char smdp_address[SMDP_MAX_ADDRESS + 1];
+	char activation_code[SMDP_MAX_ADDRESS + SMDP_MAX_MATCHING_ID + 16];
+};
+struct es2_cancel_order {           /* ES2+.CancelOrder (SGP.22 5.3.3) */
+	char iccid[SMDP_ICCID_LEN + 1];
+	char eid[SMDP_EID_LEN + 1];     /* "" absent */
+	int has_matching_id;
+	char matching_id[SMDP_MAX_MATCHING_ID + 1];
+	enum profile_state final_state; /* PS_AVAILABLE or PS_UNAVAILABLE */
+};
+
+/* downloadOrder: by ICCID (must be Available and owned) or by profile type
+ * (the Available profile of the pool with the lowest ICCID); Linked with an
+ * EID, else Allocated. Writes the ICCID. */
+enum rsp_status orders_download(struct smdp *d, const struct operator_cfg *op,
+				const struct es2_download_order *rq,
+				char iccid[SMDP_ICCID_LEN + 1]);
+/* confirmOrder: Allocated/Linked -> Confirmed, or Released with releaseFlag;
+ * generates the matchingId when absent; stores SHA-256 of the CC only. */
+enum rsp_status orders_confirm(struct smdp *d, const struct operator_cfg *op,
+			       const struct es2_confirm_order *rq, struct es2_confirm_result *res);
+/* releaseProfile: Confirmed -> Released. */
+enum rsp_status orders_release(struct smdp *d, const struct operator_cfg *op, const char *iccid);
+/* cancelOrder: a pending order ends; the profile goes to final_state. */
+enum rsp_status orders_cancel(struct smdp *d, const struct operator_cfg *op,
+			      const struct es2_cancel_order *rq);
+
+/* ES9+ side. Each is a no-op returning RSP_OK for a lab-mode session
+ * (s->order_id 0). */
+/* authenticateClient (SGP.22 5.6.3): find the order by matchingId, or by EID
+ * when the matchingId is absent or empty; check EID, state (Released), expiry
+ * and attempts; count the attempt, bind the EID, tell the operator
+ * (notificationPointId 1). In lab mode, fall back to the file stem / the
+ * default profile. Sets s->order_id, s->profile_id, s->cc_required and *prof. */
+enum rsp_status orders_es9_select(struct smdp *d, struct session *s,
+				  const struct ctx_params1 *ctx, const struct profile **prof);
+/* getBoundProfilePackage before binding: order still Released and not
+ * expired; hashCc = SHA-256(SHA-256(CC) || transactionId) when required,
+ * counting failures (notificationPointId 2) up to cfg->cc_max_attempts,
+ * after which the profile goes to Error (RSP_ERR_CC_RETRIES). */
+enum rsp_status orders_es9_check_bpp(struct smdp *d, const struct session *s,
+				     const struct prepare_download_resp *p);
+/* The BPP is about to be sent: session -> BPP_SENT and profile ->
+ * Downloaded with notificationPointId 3, in one transaction. */
+enum rsp_status orders_es9_bpp_sent(struct smdp *d, struct session *s);
+/* A failed ES9+ call of an order's session: tell the operator at point. */
+void orders_es9_failed(struct smdp *d, const struct session *s, int point, enum rsp_status st);
+/* A verified PIR: Downloaded -> Installed (order done) or Error, told at
+ * notificationPointId 4 with the PIR as resultData. */
+void orders_es9_pir(struct smdp *d, const struct session *s, int success, const uint8_t *pir,
+		    size_t n);
+/* A verified cancelSession (SGP.22 5.6.5): postponed/timeout keep the
+ * profile Released for a retry; any other reason puts it in Error. The
+ * operator is told at the point the session had reached (3 or 4). */
+void orders_es9_cancel(struct smdp *d, const struct session *s, long reason);
+
+/* ------------------------------------------------------------------ */
+/* es2p.c: ES2+ (SGP.22 5.3) on C structs: who calls (operator by
+ * functionRequesterIdentifier and TLS client certificate), the four
+ * functions, and the handleDownloadProgressInfo sender with its retry queue. */
+struct es2p;
+/* Load the operators' pinned certificates and start the notification
+ * sender thread: it posts each operator's due queue head in order, and on a
+ * failure reschedules it with exponential backoff (notify-retry-min, doubling
+ * up to notify-retry-max). NULL with a reason in err. */
+struct es2p *es2p_start(struct smdp *d, char *err, size_t errsz);
+/* Stop the sender (undelivered notifications stay queued). NULL is fine. */
+void es2p_stop(struct es2p *e);
+/* Wake the sender: something was queued. NULL is fine. */
+void es2p_kick(struct es2p *e);
+/* The operator calling: requester must be a configured operator's id and,
+ * when the operator pins a certificate, cert (DER of the TLS client
+ * certificate) must be that one. RSP_ERR_REQUESTER_NOT_ALLOWED otherwise. */
+enum rsp_status es2p_identify(struct smdp *d, const char *requester, const uint8_t *cert,
+			      size_t cert_len, const struct operator_cfg **op);
+/* The four functions an operator calls (SGP.22 5.3.1 downloadOrder, 5.3.2
+ * confirmOrder, 5.3.3 cancelOrder, 5.3.4 releaseProfile), for the operator op
+ * that es2p_identify returned: each is logged with its functionCallIdentifier
+ * (call_id) and applied by orders_*; the status is the response's. */
+enum rsp_status es2p_download_order(struct smdp *d, const struct operator_cfg *op,
+				    const char *call_id, const struct es2_download_order *rq,
+				    char iccid[SMDP_ICCID_LEN + 1]);
+enum rsp_status es2p_confirm_order(struct smdp *d, const struct operator_cfg *op,
+				   const char *call_id, const struct es2_confirm_order *rq,
+				   struct es2_confirm_result *res);
+enum rsp_status es2p_cancel_order(struct smdp *d, const struct operator_cfg *op,
+				  const char *call_id, const struct es2_cancel_order *rq);
+enum rsp_status es2p_release_profile(struct smdp *d, const struct operator_cfg *op,
+				     const char *call_id, const char *iccid);
+
+/* es2p_json.c: the ES2+ JSON binding (SGP.22 6.5 common rules). */
+/* Handle one request under /gsma/rsp2/es2plus/ (mutual TLS listener). */
+void es2p_json_handle(struct smdp *d, const struct http_request *rq, struct http_response *rs);
+/* The handleDownloadProgressInfo request body for n (header with our
+ * functionRequesterIdentifier and "smdp-<id>" as functionCallIdentifier).
+ * 0 / -1. */
+int es2p_json_progress(const struct smdp_config *cfg, const struct op_notification *n,
+		       struct buf *out);
+
+/* es9p_asn1.c: the ES9+ ASN.1 binding (SGP.22 6.x "ES9+ ASN.1 Binding",
+ * used by LPAe, SGP.32 IPAe and eIMs): POST /gsma/rsp2/asn1 with a
+ * RemoteProfileProvisioningRequest, answered with a
+ * RemoteProfileProvisioningResponse (Ok or the function's error INTEGER,
+ * rsp_status_info()->asn1) or 204 for handleNotification. Same es9p_*
+ * functions, sessions and checks as the JSON binding. */
+#define ES9P_ASN1_PATH "/gsma/rsp2/asn1"
+#define ES9P_ASN1_CONTENT_TYPE "application/x-gsma-rsp-asn1"
+void es9p_asn1_handle(struct smdp *d, const struct http_request *rq, int port,
+		      struct http_response *rs);
+/* X-Admin-Protocol versions served (SGP.22 6.x: "gsma/rsp/v<x.y.z>"): SGP.22
+ * v2.1 to v2.5, any revision; an absent header is tolerated. 1 / 0. */
+int es9p_admin_protocol_supported(const char *hdr);
 
 #endif /* SMDP_H */

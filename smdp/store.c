@@ -1,4 +1,6 @@
-/* store.c - SQLite persistence: sessions, BPP bindings, history, notifications. */
+/* store.c - SQLite persistence: sessions, BPP bindings, history, notifications,
+ * the profile inventory with its download orders (SGP.22 lifecycle) and the
+ * queue of operator notifications (ES2+ handleDownloadProgressInfo). */
 #include "smdp.h"
 
 #include <errno.h>
@@ -90,6 +92,62 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX notifications_txid ON notifications(txid);"
 	"CREATE INDEX notifications_eid ON notifications(eid, seq_number);",
+	/* 2: profile inventory, download orders, operator notification queue;
+	 * sessions remember their order and the eUICC's EUICCInfo2/DeviceInfo */
+	"ALTER TABLE sessions ADD COLUMN order_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN euicc_info2 BLOB NOT NULL DEFAULT x'';"
+	"ALTER TABLE sessions ADD COLUMN device_info BLOB NOT NULL DEFAULT x'';"
+	"CREATE TABLE profiles ("
+	"  iccid TEXT NOT NULL PRIMARY KEY CHECK (length(iccid) BETWEEN 19 AND 20"
+	"    AND iccid NOT GLOB '*[^0-9]*'),"
+	"  file TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 9),"
+	"  order_id INTEGER NOT NULL DEFAULT 0,"
+	"  updated INTEGER NOT NULL"
+	");"
+	/* downloadOrder by profileType: first Available of the pool */
+	"CREATE INDEX profiles_pool ON profiles(type, state, iccid);"
+	"CREATE TABLE orders ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  iccid TEXT NOT NULL REFERENCES profiles(iccid),"
+	"  operator TEXT NOT NULL,"
+	"  eid TEXT NOT NULL,"
+	"  confirmed INTEGER NOT NULL,"
+	"  matching_id TEXT NOT NULL,"
+	"  smds_address TEXT NOT NULL,"
+	"  cc_hash BLOB CHECK (cc_hash IS NULL OR length(cc_hash) = 32),"
+	"  cc_failures INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  active INTEGER NOT NULL"
+	");"
+	/* the lifecycle's invariants, kept by the database itself: one
+	 * pending order per profile, one pending order per matchingId */
+	"CREATE UNIQUE INDEX orders_active_iccid ON orders(iccid) WHERE active = 1;"
+	"CREATE UNIQUE INDEX orders_active_mid ON orders(matching_id) "
+	"  WHERE active = 1 AND matching_id <> '';"
+	"CREATE INDEX orders_default ON orders(eid) "
+	"  WHERE active = 1 AND confirmed = 1 AND matching_id = '';"
+	"CREATE TABLE op_notifications ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  operator TEXT NOT NULL,"
+	"  eid TEXT NOT NULL,"
+	"  iccid TEXT NOT NULL,"
+	"  profile_type TEXT NOT NULL,"
+	"  time INTEGER NOT NULL,"
+	"  point INTEGER NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  result_data BLOB NOT NULL,"
+	"  tries INTEGER NOT NULL,"
+	"  next_try INTEGER NOT NULL,"
+	"  last_error TEXT NOT NULL,"
+	"  delivered INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX op_notifications_queue ON op_notifications(operator, delivered, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -100,13 +158,36 @@ enum {
 	SC_SERVER_CHALLENGE, SC_SVN, SC_EID, SC_MATCHING_ID, SC_PROFILE_ID,
 	SC_EUICC_CERT, SC_EUM_CERT, SC_EUICC_SIGNATURE1, SC_SMDP_SIGNED2,
 	SC_SMDP_SIGNATURE2, SC_CC_REQUIRED, SC_HAS_BOUND_OTPK, SC_BOUND_OTPK,
-	SC_PROFILE_METADATA, SC_CLOSE_REASON, SC_COUNT
+	SC_PROFILE_METADATA, SC_CLOSE_REASON, SC_ORDER_ID, SC_EUICC_INFO2, SC_DEVICE_INFO,
+	SC_COUNT
 };
 #define SESSION_COLS                                                          \
 	"txid, state, created, expires, ci_name, euicc_challenge, "           \
 	"server_challenge, svn, eid, matching_id, profile_id, euicc_cert, "   \
 	"eum_cert, euicc_signature1, smdp_signed2, smdp_signature2, "         \
-	"cc_required, has_bound_otpk, bound_otpk, profile_metadata, close_reason"
+	"cc_required, has_bound_otpk, bound_otpk, profile_metadata, close_reason, " \
+	"order_id, euicc_info2, device_info"
+
+#define PROFILE_COLS "iccid, file, type, state, order_id, updated"
+/* Column order of orders; the bind index of a column is its value + 1 in
+ * the insert and update statements. */
+enum {
+	OC_ID, OC_ICCID, OC_OPERATOR, OC_EID, OC_CONFIRMED, OC_MATCHING_ID,
+	OC_SMDS_ADDRESS, OC_CC_HASH, OC_CC_FAILURES, OC_ATTEMPTS, OC_CREATED,
+	OC_EXPIRES, OC_ACTIVE, OC_COUNT
+};
+#define ORDER_COLS                                                            \
+	"id, iccid, operator, eid, confirmed, matching_id, smds_address, "    \
+	"cc_hash, cc_failures, attempts, created, expires, active"
+#define ORDER_COLS_O                                                          \
+	"o.id, o.iccid, o.operator, o.eid, o.confirmed, o.matching_id, "      \
+	"o.smds_address, o.cc_hash, o.cc_failures, o.attempts, o.created, "   \
+	"o.expires, o.active"
+#define NOTIFY_COLS                                                           \
+	"id, operator, eid, iccid, profile_type, time, point, subject, "      \
+	"reason, message, result_data, tries, next_try, last_error"
+/* store_profile_each hands rows over in batches read under the lock */
+#define STORE_PROFILE_BATCH 64
 
 #define HISTORY_COLS "id, time, txid, eid, profile_id, event, detail"
 
@@ -118,6 +199,9 @@ enum stmt_id {
 	Q_BINDING_GET, Q_BINDING_PUT, Q_BINDING_DELETE,
 	Q_HISTORY_ADD, Q_HISTORY_ALL, Q_HISTORY_TXID,
 	Q_NOTIF_ADD, Q_NOTIF_COUNT,
+	Q_PROF_GET, Q_PROF_PICK, Q_PROF_TYPE_COUNT, Q_PROF_INSERT, Q_PROF_UPDATE, Q_PROF_EACH,
+	Q_ORDER_GET, Q_ORDER_MID, Q_ORDER_DEFAULT, Q_ORDER_INSERT, Q_ORDER_UPDATE,
+	Q_OPN_ADD, Q_OPN_HEAD, Q_OPN_DONE, Q_OPN_RETRY, Q_OPN_COUNT,
 	Q_COUNT
 };
 
@@ -130,14 +214,15 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLS ") VALUES "
 		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-		"?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+		"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
 	[Q_SESSION_UPDATE] = "UPDATE sessions SET state = ?2, created = ?3, "
 		"expires = ?4, ci_name = ?5, euicc_challenge = ?6, "
 		"server_challenge = ?7, svn = ?8, eid = ?9, matching_id = ?10, "
 		"profile_id = ?11, euicc_cert = ?12, eum_cert = ?13, "
 		"euicc_signature1 = ?14, smdp_signed2 = ?15, smdp_signature2 = ?16, "
 		"cc_required = ?17, has_bound_otpk = ?18, bound_otpk = ?19, "
-		"profile_metadata = ?20, close_reason = ?21 WHERE txid = ?1",
+		"profile_metadata = ?20, close_reason = ?21, order_id = ?22, "
+		"euicc_info2 = ?23, device_info = ?24 WHERE txid = ?1",
 	[Q_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions WHERE txid = ?1",
 	/* ?1 = cutoff (now - keep_seconds). Anything whose expiry is that old
 	 * is closed already or would be closed by Q_SWEEP_EXPIRE, so it goes
@@ -165,6 +250,44 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"seq_number, operation, verified, raw) VALUES "
 		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[Q_NOTIF_COUNT] = "SELECT count(*) FROM notifications",
+	[Q_PROF_GET] = "SELECT " PROFILE_COLS " FROM profiles WHERE iccid = ?1",
+	[Q_PROF_PICK] = "SELECT " PROFILE_COLS " FROM profiles WHERE type = ?1 "
+		"AND state = 1 ORDER BY iccid LIMIT 1",
+	[Q_PROF_TYPE_COUNT] = "SELECT count(*) FROM profiles WHERE type = ?1",
+	[Q_PROF_INSERT] = "INSERT INTO profiles (" PROFILE_COLS ") VALUES "
+		"(?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_PROF_UPDATE] = "UPDATE profiles SET state = ?4, order_id = ?5, updated = ?6 "
+		"WHERE iccid = ?1",
+	/* ?1 last ICCID seen, ?2 state (0 = any), ?3 type (NULL = any), ?4 batch */
+	[Q_PROF_EACH] = "SELECT p.iccid, p.file, p.type, p.state, p.order_id, p.updated, "
+		ORDER_COLS_O " FROM profiles p LEFT JOIN orders o ON o.id = p.order_id "
+		"WHERE p.iccid > ?1 AND (?2 = 0 OR p.state = ?2) AND (?3 IS NULL OR "
+		"p.type = ?3) ORDER BY p.iccid LIMIT ?4",
+	[Q_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders WHERE id = ?1",
+	[Q_ORDER_MID] = "SELECT " ORDER_COLS " FROM orders WHERE active = 1 AND "
+		"confirmed = 1 AND matching_id = ?1 AND matching_id <> ''",
+	/* several default orders for one EID: the released one first, then
+	 * the oldest (SGP.22 3.1.1.3 serves one per session) */
+	[Q_ORDER_DEFAULT] = "SELECT " ORDER_COLS_O " FROM orders o JOIN profiles p ON "
+		"p.iccid = o.iccid WHERE o.active = 1 AND o.confirmed = 1 AND "
+		"o.matching_id = '' AND o.eid = ?1 ORDER BY p.state IN (5, 6) DESC, o.id LIMIT 1",
+	[Q_ORDER_INSERT] = "INSERT INTO orders (iccid, operator, eid, confirmed, "
+		"matching_id, smds_address, cc_hash, cc_failures, attempts, created, "
+		"expires, active) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[Q_ORDER_UPDATE] = "UPDATE orders SET iccid = ?2, operator = ?3, eid = ?4, "
+		"confirmed = ?5, matching_id = ?6, smds_address = ?7, cc_hash = ?8, "
+		"cc_failures = ?9, attempts = ?10, created = ?11, expires = ?12, "
+		"active = ?13 WHERE id = ?1",
+	[Q_OPN_ADD] = "INSERT INTO op_notifications (operator, eid, iccid, profile_type, "
+		"time, point, subject, reason, message, result_data, tries, next_try, "
+		"last_error) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[Q_OPN_HEAD] = "SELECT " NOTIFY_COLS " FROM op_notifications WHERE operator = ?1 "
+		"AND delivered = 0 ORDER BY id LIMIT 1",
+	[Q_OPN_DONE] = "UPDATE op_notifications SET delivered = ?2 WHERE id = ?1",
+	[Q_OPN_RETRY] = "UPDATE op_notifications SET tries = ?2, next_try = ?3, "
+		"last_error = ?4 WHERE id = ?1",
+	[Q_OPN_COUNT] = "SELECT count(*) FROM op_notifications WHERE delivered = 0 AND "
+		"(?1 IS NULL OR operator = ?1)",
 };
 
 struct store {
@@ -536,6 +659,8 @@ void session_free(struct session *s)
 	buf_free(&s->eum_cert);
 	buf_free(&s->smdp_signed2);
 	buf_free(&s->profile_metadata);
+	buf_free(&s->euicc_info2);
+	buf_free(&s->device_info);
 }
 
 static int txid_ok(size_t len)
@@ -574,49 +699,59 @@ static int bind_session(sqlite3_stmt *q, const struct session *s)
 	    bind_bytes(q, SC_BOUND_OTPK + 1, s->bound_otpk, sizeof(s->bound_otpk)) ||
 	    bind_bytes(q, SC_PROFILE_METADATA + 1, s->profile_metadata.p,
 		       s->profile_metadata.len) ||
-	    bind_i64(q, SC_CLOSE_REASON + 1, s->close_reason))
+	    bind_i64(q, SC_CLOSE_REASON + 1, s->close_reason) ||
+	    bind_i64(q, SC_ORDER_ID + 1, s->order_id) ||
+	    bind_bytes(q, SC_EUICC_INFO2 + 1, s->euicc_info2.p, s->euicc_info2.len) ||
+	    bind_bytes(q, SC_DEVICE_INFO + 1, s->device_info.p, s->device_info.len))
 		return -1;
 	return 0;
 }
 
-/* Insert or update one session in its own transaction. insert=1: fails if
- * the txid exists; insert=0: fails if it does not. 0 / -1. */
-static int session_write(struct store *st, const struct session *s, int insert)
+/* Insert or update one session; the caller holds the lock and a
+ * transaction. insert=1: fails if the txid exists; insert=0: fails if it
+ * does not. 0 / -1. */
+static int session_step(struct store *st, const struct session *s, int insert)
 {
 	enum stmt_id id = insert ? Q_SESSION_INSERT : Q_SESSION_UPDATE;
 	const char *what = insert ? "session insert" : "session update";
-	sqlite3_stmt *q;
-	int rc = -1, locked = 0, in_tx = 0, step;
+	sqlite3_stmt *q = st->q[id];
+	int step;
 
-	if (!st || !s)
-		goto out;
-	pthread_mutex_lock(&st->mu);
-	locked = 1;
-	q = st->q[id];
 	if (bind_session(q, s)) {
 		log_error("store: %s: invalid session field", what);
 		stmt_done(q);
-		goto out;
+		return -1;
 	}
-	if (tx_begin(st)) {
-		stmt_done(q);
-		goto out;
-	}
-	in_tx = 1;
 	step = sqlite3_step(q);
+	stmt_done(q);
 	if (step != SQLITE_DONE) {
 		if (step == SQLITE_CONSTRAINT_PRIMARYKEY)
 			log_warn("store: %s: transaction id already exists", what);
 		else
 			log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
-		stmt_done(q);
-		goto out;
+		return -1;
 	}
-	stmt_done(q);
 	if (!insert && sqlite3_changes(st->db) == 0) {
 		log_warn("store: session update: unknown transaction id");
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* Insert or update one session in its own transaction. 0 / -1. */
+static int session_write(struct store *st, const struct session *s, int insert)
+{
+	int rc = -1, locked = 0, in_tx = 0;
+
+	if (!st || !s)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	if (tx_begin(st))
+		goto out;
+	in_tx = 1;
+	if (session_step(st, s, insert))
+		goto out;
 	in_tx = 0;
 	if (tx_commit(st))
 		goto out;
@@ -666,8 +801,11 @@ static int read_session(sqlite3_stmt *q, struct session *s)
 	    col_int(q, SC_HAS_BOUND_OTPK, &s->has_bound_otpk) ||
 	    col_fixed(q, SC_BOUND_OTPK, s->bound_otpk, sizeof(s->bound_otpk)) ||
 	    col_buf(q, SC_PROFILE_METADATA, &s->profile_metadata) ||
-	    col_int(q, SC_CLOSE_REASON, &s->close_reason))
+	    col_int(q, SC_CLOSE_REASON, &s->close_reason) ||
+	    col_buf(q, SC_EUICC_INFO2, &s->euicc_info2) ||
+	    col_buf(q, SC_DEVICE_INFO, &s->device_info))
 		return -1;
+	s->order_id = sqlite3_column_int64(q, SC_ORDER_ID);
 	if (state < SESSION_NONE || state > SESSION_CLOSED)
 		return -1;
 	s->state = (enum session_state)state;
@@ -864,23 +1002,29 @@ out:
 	return rc;
 }
 
+/* Bind Q_BINDING_DELETE; on failure the statement is reset. 0 / -1. */
+static int bind_binding_key(sqlite3_stmt *q, const char *eid, const char *profile_id)
+{
+	if (bind_str(q, 1, eid, SMDP_EID_LEN + 1) ||
+	    bind_str(q, 2, profile_id, SMDP_MAX_ID + 1)) {
+		log_error("store: binding delete: invalid key");
+		stmt_done(q);
+		return -1;
+	}
+	return 0;
+}
+
 /* Deleting a binding that does not exist is not an error: 0. */
 int store_binding_delete(struct store *st, const char *eid, const char *profile_id)
 {
-	sqlite3_stmt *q;
 	int rc = -1, locked = 0;
 
 	if (!st || !eid || !profile_id)
 		goto out;
 	pthread_mutex_lock(&st->mu);
 	locked = 1;
-	q = st->q[Q_BINDING_DELETE];
-	if (bind_str(q, 1, eid, SMDP_EID_LEN + 1) ||
-	    bind_str(q, 2, profile_id, SMDP_MAX_ID + 1)) {
-		log_error("store: binding delete: invalid key");
-		stmt_done(q);
+	if (bind_binding_key(st->q[Q_BINDING_DELETE], eid, profile_id))
 		goto out;
-	}
 	rc = write_one(st, Q_BINDING_DELETE, "binding delete");
 out:
 	if (locked)
@@ -891,16 +1035,9 @@ out:
 /* ------------------------------------------------------------------ */
 /* history */
 
-int store_history_add(struct store *st, const struct history_event *e)
+/* Bind Q_HISTORY_ADD; on failure the statement is reset. 0 / -1. */
+static int bind_history(sqlite3_stmt *q, const struct history_event *e)
 {
-	sqlite3_stmt *q;
-	int rc = -1, locked = 0;
-
-	if (!st || !e)
-		goto out;
-	pthread_mutex_lock(&st->mu);
-	locked = 1;
-	q = st->q[Q_HISTORY_ADD];
 	if (e->txid_len > sizeof(e->txid) ||
 	    bind_i64(q, 1, e->time) ||
 	    bind_bytes(q, 2, e->txid, e->txid_len) ||
@@ -910,8 +1047,21 @@ int store_history_add(struct store *st, const struct history_event *e)
 	    bind_str(q, 6, e->detail, sizeof(e->detail))) {
 		log_error("store: history add: invalid event field");
 		stmt_done(q);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+int store_history_add(struct store *st, const struct history_event *e)
+{
+	int rc = -1, locked = 0;
+
+	if (!st || !e)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	if (bind_history(st->q[Q_HISTORY_ADD], e))
+		goto out;
 	rc = write_one(st, Q_HISTORY_ADD, "history add");
 out:
 	if (locked)
@@ -1026,6 +1176,535 @@ int store_notification_count(struct store *st)
 	pthread_mutex_lock(&st->mu);
 	locked = 1;
 	q = st->q[Q_NOTIF_COUNT];
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		log_error("store: notification count: %s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	v = sqlite3_column_int64(q, 0);
+	rc = v > INT_MAX ? INT_MAX : (int)v;
+out:
+	if (q)
+		stmt_done(q);
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* transactions over several rows (the profile lifecycle, SGP.22 5.3) */
+
+struct store_tx {
+	struct store *st;
+};
+
+int store_transact(struct store *st, store_tx_fn fn, void *arg)
+{
+	struct store_tx tx;
+	int rc = -1, r;
+
+	if (!st || !fn)
+		return -1;
+	pthread_mutex_lock(&st->mu);
+	if (tx_begin(st))
+		goto out;
+	tx.st = st;
+	r = fn(&tx, arg);
+	if (r != 0) {
+		tx_rollback(st);
+		rc = r;
+		goto out;
+	}
+	if (tx_commit(st))
+		goto out;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Step a bound statement that returns no rows, inside a transaction. The
+ * statement is reset either way. 0, 1 on a UNIQUE/PRIMARY KEY conflict, -1. */
+static int tx_exec(struct store_tx *tx, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *q = tx->st->q[id];
+	int step = sqlite3_step(q), rc = 0;
+
+	if (step == SQLITE_CONSTRAINT_UNIQUE || step == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		rc = 1;
+	} else if (step != SQLITE_DONE) {
+		log_error("store: %s: %s", what, sqlite3_errmsg(tx->st->db));
+		rc = -1;
+	}
+	stmt_done(q);
+	return rc;
+}
+
+/* An integer column that must be a profile state. */
+static int col_state(sqlite3_stmt *q, int col, enum profile_state *out)
+{
+	int v;
+
+	if (col_int(q, col, &v) || v <= PS_NONE || v >= PS_COUNT)
+		return -1;
+	*out = (enum profile_state)v;
+	return 0;
+}
+
+/* Profile row at columns 0..5 (PROFILE_COLS order). */
+static int read_profile(sqlite3_stmt *q, struct inv_profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (col_str(q, 0, p->iccid, sizeof(p->iccid)) ||
+	    col_str(q, 1, p->file, sizeof(p->file)) ||
+	    col_str(q, 2, p->type, sizeof(p->type)) ||
+	    col_state(q, 3, &p->state))
+		return -1;
+	p->order_id = sqlite3_column_int64(q, 4);
+	p->updated = sqlite3_column_int64(q, 5);
+	return 0;
+}
+
+/* Order row starting at column c0 (ORDER_COLS order). */
+static int read_order(sqlite3_stmt *q, int c0, struct order *o)
+{
+	size_t hl = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->id = sqlite3_column_int64(q, c0 + OC_ID);
+	if (col_str(q, c0 + OC_ICCID, o->iccid, sizeof(o->iccid)) ||
+	    col_str(q, c0 + OC_OPERATOR, o->operator_id, sizeof(o->operator_id)) ||
+	    col_str(q, c0 + OC_EID, o->eid, sizeof(o->eid)) ||
+	    col_int(q, c0 + OC_CONFIRMED, &o->confirmed) ||
+	    col_str(q, c0 + OC_MATCHING_ID, o->matching_id, sizeof(o->matching_id)) ||
+	    col_str(q, c0 + OC_SMDS_ADDRESS, o->smds_address, sizeof(o->smds_address)) ||
+	    col_int(q, c0 + OC_CC_FAILURES, &o->cc_failures) ||
+	    col_int(q, c0 + OC_ATTEMPTS, &o->attempts) ||
+	    col_int(q, c0 + OC_ACTIVE, &o->active))
+		return -1;
+	if (sqlite3_column_type(q, c0 + OC_CC_HASH) != SQLITE_NULL) {
+		if (col_var(q, c0 + OC_CC_HASH, o->cc_hash, sizeof(o->cc_hash), &hl) ||
+		    hl != sizeof(o->cc_hash))
+			return -1;
+		o->has_cc = 1;
+	}
+	o->created = sqlite3_column_int64(q, c0 + OC_CREATED);
+	o->expires = sqlite3_column_int64(q, c0 + OC_EXPIRES);
+	return 0;
+}
+
+/* Run a bound single-row query and read it with rd. 1 found, 0 none, -1. */
+static int tx_get_row(struct store_tx *tx, enum stmt_id id, const char *what,
+		      int (*rd)(sqlite3_stmt *q, void *out), void *out)
+{
+	sqlite3_stmt *q = tx->st->q[id];
+	int step = sqlite3_step(q), rc;
+
+	if (step == SQLITE_DONE) {
+		rc = 0;
+	} else if (step != SQLITE_ROW) {
+		log_error("store: %s: %s", what, sqlite3_errmsg(tx->st->db));
+		rc = -1;
+	} else if (rd(q, out)) {
+		log_error("store: %s: malformed row", what);
+		rc = -1;
+	} else {
+		rc = 1;
+	}
+	stmt_done(q);
+	return rc;
+}
+
+static int rd_profile(sqlite3_stmt *q, void *out)
+{
+	return read_profile(q, out);
+}
+
+static int rd_order(sqlite3_stmt *q, void *out)
+{
+	return read_order(q, 0, out);
+}
+
+int store_tx_profile_get(struct store_tx *tx, const char *iccid, struct inv_profile *out)
+{
+	sqlite3_stmt *q = tx->st->q[Q_PROF_GET];
+
+	memset(out, 0, sizeof(*out));
+	if (bind_str(q, 1, iccid, sizeof(out->iccid))) {
+		stmt_done(q);
+		return -1;
+	}
+	return tx_get_row(tx, Q_PROF_GET, "profile get", rd_profile, out);
+}
+
+int store_tx_profile_pick(struct store_tx *tx, const char *type, struct inv_profile *out)
+{
+	sqlite3_stmt *q = tx->st->q[Q_PROF_PICK];
+
+	memset(out, 0, sizeof(*out));
+	if (bind_str(q, 1, type, sizeof(out->type))) {
+		stmt_done(q);
+		return -1;
+	}
+	return tx_get_row(tx, Q_PROF_PICK, "profile pick", rd_profile, out);
+}
+
+int store_tx_profile_type_count(struct store_tx *tx, const char *type)
+{
+	sqlite3_stmt *q = tx->st->q[Q_PROF_TYPE_COUNT];
+	sqlite3_int64 v = -1;
+
+	if (bind_str(q, 1, type, SMDP_MAX_PROFILE_TYPE + 1) == 0 && sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	stmt_done(q);
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+/* Bind Q_PROF_INSERT / Q_PROF_UPDATE (same parameter numbers). */
+static int bind_profile(sqlite3_stmt *q, const struct inv_profile *p)
+{
+	if (p->state <= PS_NONE || p->state >= PS_COUNT ||
+	    bind_str(q, 1, p->iccid, sizeof(p->iccid)) ||
+	    bind_str(q, 2, p->file, sizeof(p->file)) ||
+	    bind_str(q, 3, p->type, sizeof(p->type)) ||
+	    bind_i64(q, 4, p->state) ||
+	    bind_i64(q, 5, p->order_id) ||
+	    bind_i64(q, 6, p->updated)) {
+		log_error("store: profile: invalid field");
+		stmt_done(q);
+		return -1;
+	}
+	return 0;
+}
+
+int store_tx_profile_insert(struct store_tx *tx, const struct inv_profile *p)
+{
+	if (bind_profile(tx->st->q[Q_PROF_INSERT], p))
+		return -1;
+	return tx_exec(tx, Q_PROF_INSERT, "profile insert");
+}
+
+int store_tx_profile_update(struct store_tx *tx, const struct inv_profile *p)
+{
+	sqlite3_stmt *q = tx->st->q[Q_PROF_UPDATE];
+
+	/* the UPDATE uses ?1 and ?4..?6 only; binding ?2/?3 as well is harmless */
+	if (bind_profile(q, p) || tx_exec(tx, Q_PROF_UPDATE, "profile update"))
+		return -1;
+	return sqlite3_changes(tx->st->db) == 1 ? 0 : -1;
+}
+
+int store_tx_order_get(struct store_tx *tx, int64_t id, struct order *out)
+{
+	sqlite3_stmt *q = tx->st->q[Q_ORDER_GET];
+
+	memset(out, 0, sizeof(*out));
+	if (bind_i64(q, 1, id)) {
+		stmt_done(q);
+		return -1;
+	}
+	return tx_get_row(tx, Q_ORDER_GET, "order get", rd_order, out);
+}
+
+int store_tx_order_by_matching_id(struct store_tx *tx, const char *mid, struct order *out)
+{
+	sqlite3_stmt *q = tx->st->q[Q_ORDER_MID];
+
+	memset(out, 0, sizeof(*out));
+	if (bind_str(q, 1, mid, sizeof(out->matching_id))) {
+		stmt_done(q);
+		return -1;
+	}
+	return tx_get_row(tx, Q_ORDER_MID, "order by matchingId", rd_order, out);
+}
+
+int store_tx_order_default(struct store_tx *tx, const char *eid, struct order *out)
+{
+	sqlite3_stmt *q = tx->st->q[Q_ORDER_DEFAULT];
+
+	memset(out, 0, sizeof(*out));
+	if (bind_str(q, 1, eid, sizeof(out->eid))) {
+		stmt_done(q);
+		return -1;
+	}
+	return tx_get_row(tx, Q_ORDER_DEFAULT, "default order", rd_order, out);
+}
+
+/* Bind Q_ORDER_INSERT / Q_ORDER_UPDATE (?1 = id is unused by the insert). */
+static int bind_order(sqlite3_stmt *q, const struct order *o, int with_id)
+{
+	if ((with_id && bind_i64(q, OC_ID + 1, o->id)) ||
+	    bind_str(q, OC_ICCID + 1, o->iccid, sizeof(o->iccid)) ||
+	    bind_str(q, OC_OPERATOR + 1, o->operator_id, sizeof(o->operator_id)) ||
+	    bind_str(q, OC_EID + 1, o->eid, sizeof(o->eid)) ||
+	    bind_i64(q, OC_CONFIRMED + 1, o->confirmed) ||
+	    bind_str(q, OC_MATCHING_ID + 1, o->matching_id, sizeof(o->matching_id)) ||
+	    bind_str(q, OC_SMDS_ADDRESS + 1, o->smds_address, sizeof(o->smds_address)) ||
+	    (o->has_cc ? bind_bytes(q, OC_CC_HASH + 1, o->cc_hash, sizeof(o->cc_hash)) :
+	     sqlite3_bind_null(q, OC_CC_HASH + 1) != SQLITE_OK) ||
+	    bind_i64(q, OC_CC_FAILURES + 1, o->cc_failures) ||
+	    bind_i64(q, OC_ATTEMPTS + 1, o->attempts) ||
+	    bind_i64(q, OC_CREATED + 1, o->created) ||
+	    bind_i64(q, OC_EXPIRES + 1, o->expires) ||
+	    bind_i64(q, OC_ACTIVE + 1, o->active)) {
+		log_error("store: order: invalid field");
+		stmt_done(q);
+		return -1;
+	}
+	return 0;
+}
+
+int store_tx_order_insert(struct store_tx *tx, const struct order *o, int64_t *id)
+{
+	if (bind_order(tx->st->q[Q_ORDER_INSERT], o, 0) ||
+	    tx_exec(tx, Q_ORDER_INSERT, "order insert"))
+		return -1;
+	*id = sqlite3_last_insert_rowid(tx->st->db);
+	return 0;
+}
+
+int store_tx_order_update(struct store_tx *tx, const struct order *o)
+{
+	int r;
+
+	if (bind_order(tx->st->q[Q_ORDER_UPDATE], o, 1))
+		return -1;
+	r = tx_exec(tx, Q_ORDER_UPDATE, "order update");
+	if (r == 0 && sqlite3_changes(tx->st->db) != 1)
+		return -1;
+	return r;
+}
+
+void op_notification_free(struct op_notification *n)
+{
+	if (n)
+		buf_free(&n->result_data);
+}
+
+int store_tx_notify_add(struct store_tx *tx, const struct op_notification *n)
+{
+	sqlite3_stmt *q = tx->st->q[Q_OPN_ADD];
+
+	if (bind_str(q, 2, n->operator_id, sizeof(n->operator_id)) ||
+	    bind_str(q, 3, n->eid, sizeof(n->eid)) ||
+	    bind_str(q, 4, n->iccid, sizeof(n->iccid)) ||
+	    bind_str(q, 5, n->profile_type, sizeof(n->profile_type)) ||
+	    bind_i64(q, 6, n->time) ||
+	    bind_i64(q, 7, n->point) ||
+	    bind_str(q, 8, n->subject, sizeof(n->subject)) ||
+	    bind_str(q, 9, n->reason, sizeof(n->reason)) ||
+	    bind_str(q, 10, n->message, sizeof(n->message)) ||
+	    bind_bytes(q, 11, n->result_data.p, n->result_data.len) ||
+	    bind_i64(q, 12, n->tries) ||
+	    bind_i64(q, 13, n->next_try) ||
+	    bind_str(q, 14, n->last_error, sizeof(n->last_error))) {
+		log_error("store: operator notification: invalid field");
+		stmt_done(q);
+		return -1;
+	}
+	return tx_exec(tx, Q_OPN_ADD, "operator notification add") ? -1 : 0;
+}
+
+int store_tx_session_update(struct store_tx *tx, const struct session *s)
+{
+	return session_step(tx->st, s, 0);
+}
+
+int store_tx_history_add(struct store_tx *tx, const struct history_event *e)
+{
+	if (bind_history(tx->st->q[Q_HISTORY_ADD], e))
+		return -1;
+	return tx_exec(tx, Q_HISTORY_ADD, "history add") ? -1 : 0;
+}
+
+int store_tx_binding_delete(struct store_tx *tx, const char *eid, const char *profile_id)
+{
+	if (bind_binding_key(tx->st->q[Q_BINDING_DELETE], eid, profile_id))
+		return -1;
+	return tx_exec(tx, Q_BINDING_DELETE, "binding delete") ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* inventory listing and the operator notification queue */
+
+struct profile_row {
+	struct inv_profile p;
+	struct order o;
+	int has_order;
+};
+
+/* Rows come in ICCID order, read in batches under the lock and handed to
+ * cb without it (cb may call the store). 0 / -1. */
+int store_profile_each(struct store *st, enum profile_state state, const char *type,
+		       void (*cb)(void *arg, const struct inv_profile *p, const struct order *o),
+		       void *arg)
+{
+	struct profile_row *batch = NULL;
+	sqlite3_stmt *q = NULL;
+	char last[SMDP_ICCID_LEN + 1] = "";
+	size_t n;
+	int rc = -1, locked = 0, step;
+
+	if (!st || !cb || state < PS_NONE || state >= PS_COUNT)
+		goto out;
+	batch = calloc(STORE_PROFILE_BATCH, sizeof(*batch));
+	if (!batch)
+		goto out;
+	q = st->q[Q_PROF_EACH];
+	do {
+		n = 0;
+		pthread_mutex_lock(&st->mu);
+		locked = 1;
+		if (bind_str(q, 1, last, sizeof(last)) || bind_i64(q, 2, state) ||
+		    (type ? bind_str(q, 3, type, SMDP_MAX_PROFILE_TYPE + 1) :
+		     sqlite3_bind_null(q, 3) != SQLITE_OK) ||
+		    bind_i64(q, 4, STORE_PROFILE_BATCH))
+			goto out;
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			struct profile_row *r = &batch[n];
+
+			if (read_profile(q, &r->p)) {
+				log_error("store: profile list: malformed row");
+				goto out;
+			}
+			r->has_order = sqlite3_column_type(q, 6) != SQLITE_NULL;
+			if (r->has_order && read_order(q, 6, &r->o)) {
+				log_error("store: profile list: malformed order");
+				goto out;
+			}
+			snprintf(last, sizeof(last), "%s", r->p.iccid);
+			n++;
+		}
+		if (step != SQLITE_DONE) {
+			log_error("store: profile list: %s", sqlite3_errmsg(st->db));
+			goto out;
+		}
+		stmt_done(q);
+		pthread_mutex_unlock(&st->mu);
+		locked = 0;
+		for (size_t i = 0; i < n; i++)
+			cb(arg, &batch[i].p, batch[i].has_order ? &batch[i].o : NULL);
+	} while (n == STORE_PROFILE_BATCH);
+	rc = 0;
+out:
+	if (locked) {
+		stmt_done(q);
+		pthread_mutex_unlock(&st->mu);
+	}
+	free(batch);
+	return rc;
+}
+
+int store_notify_head(struct store *st, const char *operator_id, struct op_notification *out)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = -1, locked = 0, step;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!st || !operator_id || !out)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_OPN_HEAD];
+	if (bind_str(q, 1, operator_id, sizeof(out->operator_id)))
+		goto out;
+	step = sqlite3_step(q);
+	if (step == SQLITE_DONE) {
+		rc = 0;
+		goto out;
+	}
+	if (step != SQLITE_ROW) {
+		log_error("store: notification head: %s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	out->id = sqlite3_column_int64(q, 0);
+	out->time = sqlite3_column_int64(q, 5);
+	out->next_try = sqlite3_column_int64(q, 12);
+	if (col_str(q, 1, out->operator_id, sizeof(out->operator_id)) ||
+	    col_str(q, 2, out->eid, sizeof(out->eid)) ||
+	    col_str(q, 3, out->iccid, sizeof(out->iccid)) ||
+	    col_str(q, 4, out->profile_type, sizeof(out->profile_type)) ||
+	    col_int(q, 6, &out->point) ||
+	    col_str(q, 7, out->subject, sizeof(out->subject)) ||
+	    col_str(q, 8, out->reason, sizeof(out->reason)) ||
+	    col_str(q, 9, out->message, sizeof(out->message)) ||
+	    col_buf(q, 10, &out->result_data) ||
+	    col_int(q, 11, &out->tries) ||
+	    col_str(q, 13, out->last_error, sizeof(out->last_error))) {
+		log_error("store: notification head: malformed row");
+		op_notification_free(out);
+		memset(out, 0, sizeof(*out));
+		goto out;
+	}
+	rc = 1;
+out:
+	if (q)
+		stmt_done(q);
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_notify_done(struct store *st, int64_t id)
+{
+	int rc = -1, locked = 0;
+
+	if (!st)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	if (bind_i64(st->q[Q_OPN_DONE], 1, id) ||
+	    bind_i64(st->q[Q_OPN_DONE], 2, (int64_t)time(NULL))) {
+		stmt_done(st->q[Q_OPN_DONE]);
+		goto out;
+	}
+	rc = write_one(st, Q_OPN_DONE, "notification done");
+out:
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_notify_retry(struct store *st, int64_t id, int tries, int64_t next_try,
+		       const char *error)
+{
+	char e[128];
+	sqlite3_stmt *q;
+	int rc = -1, locked = 0;
+
+	if (!st || !error)
+		goto out;
+	/* a transport error text may be longer than the column is meant to be */
+	snprintf(e, sizeof(e), "%s", error);
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_OPN_RETRY];
+	if (bind_i64(q, 1, id) || bind_i64(q, 2, tries) || bind_i64(q, 3, next_try) ||
+	    bind_str(q, 4, e, sizeof(e))) {
+		stmt_done(q);
+		goto out;
+	}
+	rc = write_one(st, Q_OPN_RETRY, "notification retry");
+out:
+	if (locked)
+		pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_notify_count(struct store *st, const char *operator_id)
+{
+	sqlite3_stmt *q = NULL;
+	sqlite3_int64 v;
+	int rc = -1, locked = 0;
+
+	if (!st)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	q = st->q[Q_OPN_COUNT];
+	if (operator_id ? bind_str(q, 1, operator_id, SMDP_MAX_OP_ID + 1) :
+	    sqlite3_bind_null(q, 1) != SQLITE_OK)
+		goto out;
 	if (sqlite3_step(q) != SQLITE_ROW) {
 		log_error("store: notification count: %s", sqlite3_errmsg(st->db));
 		goto out;

@@ -79,6 +79,10 @@ struct euicc_cfg {
 	int bad_cancel_signature;    /* flip a bit of euiccCancelSessionSignature */
 	int no_verify_server;        /* skip SM-DP+ certificate/signature checks */
 	int lax_segments;            /* accept BPP segments above SMDP_SEG_MAX */
+	/* EUICCInfo2 BF22 to put into euiccSigned1 instead of the eUICC's own
+	 * (a device of another SGP.22 / SGP.32 version); owned by the caller,
+	 * must outlive the eUICC. NULL / empty = our own. */
+	const struct buf *euicc_info2;
 };
 
 /* The RSP session the eUICC holds between GetEUICCChallenge and the end of
@@ -148,6 +152,8 @@ struct euicc_auth_in {
 	const char *smdp_address;        /* the address the LPA contacted */
 	int has_matching_id;
 	const char *matching_id;         /* may be "" (present but empty) */
+	const uint8_t *device_info;      /* DeviceInfo TLV (30 or A1) the LPA gives; */
+	size_t device_info_len;          /* NULL = one made from cfg.tac */
 };
 
 /* AuthenticateServer (SGP.22 5.7.13). Verifies CERT.DPauth against the CI
@@ -245,7 +251,13 @@ int euicc_eid_to_bin(const char *eid, uint8_t out[16]);
 void euicc_iccid_digits(const uint8_t iccid[10], int ef_coding, char *out, size_t outsz);
 
 /* ------------------------------------------------------------------ */
-/* lpa.c: the LPA: ES9+ JSON binding over httpc, driving the eUICC. */
+/* lpa.c: the LPA: ES9+ over the JSON or the ASN.1 binding on httpc,
+ * driving the eUICC. */
+
+enum lpa_binding {
+	LPA_BINDING_JSON = 0,        /* /gsma/rsp2/es9plus/<function> (the default) */
+	LPA_BINDING_ASN1 = 1,        /* /gsma/rsp2/asn1, RemoteProfileProvisioningRequest */
+};
 
 struct lpa_opts {
 	char smdp_address[SMDP_MAX_ADDRESS + 1];   /* from the AC, sent in initiateAuthentication */
@@ -264,7 +276,18 @@ struct lpa_opts {
 	int skip_pir;
 	int pir_delay_ms;             /* wait this long before the PIR (late-notification tests) */
 	int wrong_txid;              /* send an unknown transactionId to authenticateClient */
-	int verbose;                 /* print the JSON exchanged */
+	int verbose;                 /* print the JSON (or DER) exchanged */
+	enum lpa_binding binding;    /* --binding json|asn1 */
+	/* Device description sent instead of the eUICC's own (golden inputs of
+	 * other device generations); owned by the caller, NULL = own. */
+	const struct buf *euicc_info1;   /* --euicc-info1 FILE: EUICCInfo1 BF20 */
+	const struct buf *device_info;   /* --device-info FILE: DeviceInfo 30 / A1 */
+	const struct buf *asn1_ext;      /* --asn1-extension HEX: TLVs appended inside
+	                                    every ASN.1 request (a newer client) */
+	/* SGP.32 indirect download (ES9+'): an eIM calls for the IPA */
+	int eim;                     /* --eim: EUICCInfo1 read ahead, a connection per call */
+	int omit_smdp_address;       /* --eim-unfilled smdpAddress */
+	int omit_euicc_info1;        /* --eim-unfilled euiccInfo1 */
 };
 
 enum lpa_outcome { LPA_OK = 0, LPA_ERROR = 1, LPA_FAILED = 2 };

@@ -307,7 +307,7 @@ int euicc_authenticate_server(struct euicc *e, const struct euicc_auth_in *in,
 	char why[640] = "", oid[SMDP_MAX_OID + 1] = "";
 	const uint8_t *der;
 	size_t n;
-	int rc = -1, code = 0, v;
+	int rc = -1, code = 0, v, given;
 
 	memset(&ss1, 0, sizeof(ss1));
 	memset(&r, 0, sizeof(r));
@@ -381,10 +381,19 @@ int euicc_authenticate_server(struct euicc *e, const struct euicc_auth_in *in,
 	memcpy(r.signed1.server_challenge, ss1.server_challenge, SMDP_CHAL_LEN);
 	if (e->cfg.wrong_challenge)
 		r.signed1.server_challenge[0] ^= 0xFF;
-	if (der_encode_euicc_info2(e->info1.svn, &e->info1, &r.signed1.euicc_info2)) {
+	/* a given EUICCInfo2 / DeviceInfo (another device generation) goes in
+	 * verbatim: a re-encoding would drop the fields we do not know */
+	given = (e->cfg.euicc_info2 && e->cfg.euicc_info2->len) ||
+		(in->device_info && in->device_info_len);
+	if (e->cfg.euicc_info2 && e->cfg.euicc_info2->len ?
+	    buf_set(&r.signed1.euicc_info2, e->cfg.euicc_info2->p, e->cfg.euicc_info2->len) :
+	    der_encode_euicc_info2(e->info1.svn, &e->info1, &r.signed1.euicc_info2)) {
 		msgf(msg, msgsz, "cannot encode EUICCInfo2");
 		goto out;
 	}
+	if (in->device_info && in->device_info_len &&
+	    buf_set(&r.signed1.ctx.device_info, in->device_info, in->device_info_len))
+		goto out;
 	memcpy(r.signed1.euicc_info2_svn, e->info1.svn, 3);
 	if (in->has_matching_id) {
 		if (!in->matching_id || strlen(in->matching_id) > SMDP_MAX_MATCHING_ID) {
@@ -397,7 +406,8 @@ int euicc_authenticate_server(struct euicc *e, const struct euicc_auth_in *in,
 	}
 	memcpy(r.signed1.ctx.tac, e->cfg.tac, 4);
 	r.signed1.ctx.tac_len = 4;
-	if (der_encode_euicc_signed1(&r.signed1, &r.signed1_raw)) {
+	if ((given ? der_encode_euicc_signed1_verbatim : der_encode_euicc_signed1)(&r.signed1,
+										   &r.signed1_raw)) {
 		msgf(msg, msgsz, "cannot encode euiccSigned1");
 		goto out;
 	}

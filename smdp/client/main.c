@@ -1,5 +1,6 @@
 /* main.c - smdp-client command line: a software LPA + eUICC that downloads
- * a profile from an SM-DP+ over ES9+ (SGP.22 v2.5) for tests and demos. */
+ * a profile from an SM-DP+ over ES9+ (SGP.22 v2.5, JSON or ASN.1 binding)
+ * for tests and demos. */
 #include "client.h"
 
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #define EX_USAGE   64
 
 #define PATH_LEN 512
+#define DEVICE_FILE_MAX (16 * 1024)   /* --euicc-info1/2, --device-info files */
 
 static const char usage_text[] =
 "usage: smdp-client download --ac AC [options]\n"
@@ -42,6 +44,12 @@ static const char usage_text[] =
 "  --brainpool          offer brainpoolP256r1 over TLS 1.2 (automatic when the\n"
 "                       CI is on brainpool)\n"
 "  --timeout MS         connect/read timeout (default 30000)\n"
+"  --binding B          ES9+ binding: json (default, /gsma/rsp2/es9plus/...) or\n"
+"                       asn1 (/gsma/rsp2/asn1, RemoteProfileProvisioningRequest,\n"
+"                       as an LPAe or an SGP.32 IPAe/eIM); with asn1 a failure\n"
+"                       reads 'failed <function> asn1/<error> <enum name>'\n"
+"  --asn1-extension HEX TLVs appended inside every ASN.1 request's function\n"
+"                       SEQUENCE (extension fields of a newer client)\n"
 "\n"
 "eUICC credentials and announced capabilities:\n"
 "  --pki DIR            test PKI directory (default certs/sgp26-nist): uses\n"
@@ -52,6 +60,12 @@ static const char usage_text[] =
 "  --ci-list-verify HEX[,HEX]  euiccCiPKIdListForVerification\n"
 "                       (default for both: the CI's subjectKeyIdentifier)\n"
 "  --svn X.Y.Z          SGP.22 version in EUICCInfo1/2 (default 2.5.0)\n"
+"  --euicc-info1 FILE   send this EUICCInfo1 (BF20) in initiateAuthentication\n"
+"  --euicc-info2 FILE   sign this EUICCInfo2 (BF22) into euiccSigned1\n"
+"  --device-info FILE   give this DeviceInfo (30 or A1) in ctxParams1\n"
+"                       (FILE: DER, or hex text if it ends in .hex, '#' starts\n"
+"                       a comment; see test-vectors/devices/ for SGP.22 v2.1,\n"
+"                       v2.2.2, v2.5 and SGP.32 v1.2 devices)\n"
 "  --cc CODE            confirmation code, hashed when ccRequiredFlag is set\n"
 "\n"
 "Checks and outcome:\n"
@@ -77,6 +91,11 @@ static const char usage_text[] =
 "  --pir-delay MS       wait MS milliseconds before sending the PIR\n"
 "  --repeat N           run N complete downloads one after the other on one\n"
 "                       keep-alive connection and print their timing\n"
+"  --eim                play an SGP.32 eIM doing an indirect download (ES9+'):\n"
+"                       EUICCInfo1 read ahead, a new connection for every call\n"
+"  --eim-unfilled FIELD leave out smdpAddress or euiccInfo1 in\n"
+"                       initiateAuthentication, as an eIM forwarding ESipa's\n"
+"                       optional fields unfilled (the SM-DP+ must refuse)\n"
 "\n"
 "Misbehaviour (each corrupts one thing, for negative tests of the SM-DP+):\n"
 "  --bad-signature1     corrupt euiccSignature1\n"
@@ -92,7 +111,7 @@ static const char usage_text[] =
 "errorResult PIR); a metadata mismatch leads to cancelSession(metadataMismatch).\n"
 "The result is then 'error'.\n"
 "\n"
-"  -v, --verbose        print the JSON exchanged (and debug logs)\n"
+"  -v, --verbose        print the JSON (or DER, in hex) exchanged, debug logs\n"
 "  -h, --help           this text\n";
 
 enum opt_id {
@@ -100,6 +119,7 @@ enum opt_id {
 	O_EUICC_CERT, O_EUICC_KEY, O_EUM_CERT, O_CI_LIST_SIGN, O_CI_LIST_VERIFY, O_SVN, O_CC,
 	O_EXPECT, O_CANCEL, O_CANCEL_OID, O_CANCEL_BAD_SIG, O_RETRY, O_PIR_ERROR, O_SKIP_PIR,
 	O_PIR_DELAY, O_REPEAT, O_BAD_SIG1, O_BAD_SIG2, O_WRONG_CHALLENGE, O_WRONG_TXID, O_SMDP_ADDRESS, O_NO_VERIFY,
+	O_BINDING, O_ASN1_EXT, O_EUICC_INFO1, O_EUICC_INFO2, O_DEVICE_INFO, O_EIM, O_EIM_UNFILLED,
 };
 
 static const struct option long_opts[] = {
@@ -133,6 +153,13 @@ static const struct option long_opts[] = {
 	{ "wrong-txid", no_argument, NULL, O_WRONG_TXID },
 	{ "smdp-address", required_argument, NULL, O_SMDP_ADDRESS },
 	{ "no-verify-server", no_argument, NULL, O_NO_VERIFY },
+	{ "binding", required_argument, NULL, O_BINDING },
+	{ "asn1-extension", required_argument, NULL, O_ASN1_EXT },
+	{ "euicc-info1", required_argument, NULL, O_EUICC_INFO1 },
+	{ "euicc-info2", required_argument, NULL, O_EUICC_INFO2 },
+	{ "device-info", required_argument, NULL, O_DEVICE_INFO },
+	{ "eim", no_argument, NULL, O_EIM },
+	{ "eim-unfilled", required_argument, NULL, O_EIM_UNFILLED },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -177,7 +204,63 @@ struct cli {
 	int repeat;                  /* --repeat N, 0 = once */
 	struct euicc_cfg ecfg;
 	struct lpa_opts lo;
+	/* device description files and extension bytes (lo / ecfg point here) */
+	struct buf info1, info2, devinfo, asn1_ext;
 };
+
+/* Hex text: digits in pairs, whitespace ignored, '#' to the end of the line
+ * a comment. Replaces out. 0 / -1. */
+static int hex_text(const char *s, size_t n, struct buf *out)
+{
+	char *digits = malloc(n + 1);
+	uint8_t *bytes = malloc(n / 2 + 1);
+	size_t k = 0;
+	int len, rc = -1;
+
+	if (!digits || !bytes)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '#') {
+			while (i < n && s[i] != '\n')
+				i++;
+		} else if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
+			digits[k++] = s[i];
+		}
+	}
+	digits[k] = '\0';
+	len = k ? hex_decode(digits, bytes, n / 2 + 1) : -1;
+	if (len <= 0)
+		goto out;
+	buf_free(out);
+	out->p = bytes;
+	out->len = (size_t)len;
+	bytes = NULL;
+	rc = 0;
+out:
+	free(digits);
+	free(bytes);
+	return rc;
+}
+
+/* A device description file: DER, or hex text when the name ends in .hex. */
+static int read_device_file(const char *path, struct buf *out)
+{
+	struct buf raw = { 0 };
+	size_t n = strlen(path);
+	int rc;
+
+	buf_free(out);
+	if (file_read(path, n > 4 && !strcmp(path + n - 4, ".hex") ? 4 * DEVICE_FILE_MAX :
+		      DEVICE_FILE_MAX, &raw))
+		return -1;
+	if (n > 4 && !strcmp(path + n - 4, ".hex")) {
+		rc = hex_text((const char *)raw.p, raw.len, out);
+		buf_free(&raw);
+		return rc;
+	}
+	*out = raw;
+	return raw.len ? 0 : -1;
+}
 
 /* A number (decimal) or one of the names in t. 0 / -1. */
 static int parse_named(const char *s, size_t len, const struct named *t, long *out)
@@ -459,6 +542,46 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case O_NO_VERIFY:
 			c->ecfg.no_verify_server = 1;
 			break;
+		case O_BINDING:
+			if (!strcasecmp(optarg, "json"))
+				c->lo.binding = LPA_BINDING_JSON;
+			else if (!strcasecmp(optarg, "asn1"))
+				c->lo.binding = LPA_BINDING_ASN1;
+			else
+				return usage_error("bad --binding '%s' (json or asn1)", optarg);
+			break;
+		case O_ASN1_EXT:
+			if (hex_text(optarg, strlen(optarg), &c->asn1_ext))
+				return usage_error("bad --asn1-extension '%s' (hex)", optarg);
+			c->lo.asn1_ext = &c->asn1_ext;
+			break;
+		case O_EUICC_INFO1:
+			if (read_device_file(optarg, &c->info1))
+				return usage_error("cannot read --euicc-info1 '%s'", optarg);
+			c->lo.euicc_info1 = &c->info1;
+			break;
+		case O_EUICC_INFO2:
+			if (read_device_file(optarg, &c->info2))
+				return usage_error("cannot read --euicc-info2 '%s'", optarg);
+			c->ecfg.euicc_info2 = &c->info2;
+			break;
+		case O_DEVICE_INFO:
+			if (read_device_file(optarg, &c->devinfo))
+				return usage_error("cannot read --device-info '%s'", optarg);
+			c->lo.device_info = &c->devinfo;
+			break;
+		case O_EIM:
+			c->lo.eim = 1;
+			break;
+		case O_EIM_UNFILLED:
+			if (!strcmp(optarg, "smdpAddress"))
+				c->lo.omit_smdp_address = 1;
+			else if (!strcmp(optarg, "euiccInfo1"))
+				c->lo.omit_euicc_info1 = 1;
+			else
+				return usage_error("bad --eim-unfilled '%s' (smdpAddress or euiccInfo1)",
+						   optarg);
+			break;
 		case 'v':
 			c->lo.verbose = 1;
 			break;
@@ -611,6 +734,7 @@ static int cmd_download(struct cli *c)
 		first.wrong_txid = 0;
 		first.pir_error = 0;
 		first.skip_pir = 0;
+		first.omit_smdp_address = first.omit_euicc_info1 = 0;
 		first.override_address[0] = '\0';
 		e.cfg.bad_signature1 = e.cfg.bad_signature2 = e.cfg.wrong_challenge = 0;
 		e.cfg.bad_cancel_signature = 0;
@@ -653,6 +777,10 @@ int main(int argc, char **argv)
 	else
 		rc = usage_error("unknown command '%s'", cmd);
 out:
+	buf_free(&c->info1);
+	buf_free(&c->info2);
+	buf_free(&c->devinfo);
+	buf_free(&c->asn1_ext);
 	free(c);
 	return rc;
 }

@@ -1500,6 +1500,736 @@ out:
 	buf_free(&data);
 }
 
+/* ------------------------------------------------------------------ */
+/* SGP.32 v1.2 IoT fields of StoreMetadataRequest: absent unless asked for
+ * (every byte of the SGP.22 metadata above stays as it was). */
+static void test_iot_metadata(void)
+{
+	struct profile_metadata m, d;
+	struct buf w, got = { 0 };
+
+	memset(&m, 0, sizeof(m));
+	memcpy(m.iccid, "\x89\x00\x01\x23\x45\x67\x89\x01\x23\x41", 10);
+	snprintf(m.spn, sizeof(m.spn), "SPN");
+	snprintf(m.name, sizeof(m.name), "Name");
+	m.profile_class = -1;
+	m.icon_type = -1;
+	m.has_ecall_indication = 1;
+	m.ecall_indication = 1;
+	m.has_fallback_allowed = 1;
+	m.fallback_allowed = 0;
+	/* 9F7B ecallIndication TRUE (DER: FF), then 9F67 fallbackAllowed FALSE */
+	w = H("BF251F 5A0A" ICCID_HEX " 910353504E 92044E616D65 9F7B01FF 9F670100");
+	check(der_encode_store_metadata(&m, &got) == 0 && eq(&got, &w),
+	      "StoreMetadataRequest with ecallIndication TRUE, fallbackAllowed FALSE: hand-built bytes");
+	check(der_decode_store_metadata(w.p, w.len, &d) == RSP_OK && d.has_ecall_indication &&
+	      d.ecall_indication == 1 && d.has_fallback_allowed && d.fallback_allowed == 0,
+	      "StoreMetadataRequest IoT fields decode");
+	robustness("StoreMetadataRequest (IoT)", d_meta, &w);
+	buf_free(&w);
+	m.has_ecall_indication = 0;
+	m.fallback_allowed = 1;
+	w = H("BF251B 5A0A" ICCID_HEX " 910353504E 92044E616D65 9F6701FF");
+	check(der_encode_store_metadata(&m, &got) == 0 && eq(&got, &w),
+	      "only fallbackAllowed TRUE: 9F67 01 FF, no 9F7B");
+	check(der_decode_store_metadata(w.p, w.len, &d) == RSP_OK && !d.has_ecall_indication &&
+	      d.has_fallback_allowed && d.fallback_allowed == 1, "it decodes as such");
+	buf_free(&w);
+	m.has_fallback_allowed = 0;
+	w = H("BF2517 5A0A" ICCID_HEX " 910353504E 92044E616D65");
+	check(der_encode_store_metadata(&m, &got) == 0 && eq(&got, &w) &&
+	      der_decode_store_metadata(w.p, w.len, &d) == RSP_OK && !d.has_ecall_indication &&
+	      !d.has_fallback_allowed, "without IoT fields: plain SGP.22 bytes, decoded as absent");
+	buf_free(&w);
+	buf_free(&got);
+}
+
+/* ------------------------------------------------------------------ */
+/* Golden device descriptions (test-vectors/devices/): each .hex (one
+ * comment per TLV, built by hand from the ASN.1 of its generation) is the
+ * .der; decoded values are the ones the comments give. */
+
+/* Hex text with '#' comments and whitespace -> bytes (test's own parser). */
+static int hex_file(const char *root, const char *rel, struct buf *out)
+{
+	struct buf t = { 0 };
+	char *clean;
+	size_t k = 0;
+	int rc = -1;
+
+	if (read_rel(root, rel, 64 * 1024, &t) < 0)
+		return -1;
+	clean = malloc(t.len + 1);
+	if (!clean)
+		abort();
+	for (size_t i = 0; i < t.len; i++) {
+		if (t.p[i] == '#')
+			while (i < t.len && t.p[i] != '\n')
+				i++;
+		else if (!strchr(" \t\r\n", t.p[i]))
+			clean[k++] = (char)t.p[i];
+	}
+	clean[k] = '\0';
+	*out = H(clean);
+	rc = out->len == k / 2 ? 0 : -1;
+	free(clean);
+	buf_free(&t);
+	return rc;
+}
+
+static enum rsp_status d_info2(const uint8_t *d, size_t n)
+{
+	struct euicc_info2 o;
+	return der_decode_euicc_info2(d, n, &o);
+}
+static enum rsp_status d_devinfo(const uint8_t *d, size_t n)
+{
+	struct device_info o;
+	return der_decode_device_info(d, n, &o);
+}
+
+struct device_case {
+	const char *dir;
+	const char *svn;             /* hex, EUICCInfo1 and EUICCInfo2 */
+	const char *pv, *fw;         /* profileVersion, euiccFirmwareVer */
+	uint32_t rsp_caps;           /* RspCapability bits */
+	int ipa_mode;                /* -1 absent */
+	int iot;                     /* iotSpecificInfo with v1.2.0, ecall, fallback */
+	size_t tac_len;
+	int imei;
+	int n_caps;
+	int known;                   /* every field known to our module */
+};
+
+static const struct device_case devices[] = {
+	{ "sgp22-v2.1", "020100", "020100", "010203", 0x09, -1, 0, 8, 0, 3, 1 },
+	{ "sgp22-v2.2.2", "020202", "020200", "030001", 0x09, -1, 0, 4, 0, 3, 1 },
+	{ "sgp22-v2.5", "020500", "020300", "040100", 0x19, -1, 0, 4, 1, 6, 1 },
+	{ "sgp32-v1.2", "020500", "020300", "010000", 0x19, 1, 1, 4, 0, 1, 1 },
+	{ "newer-extensions", "020500", "020300", "050000", 0x39, 0, 1, 4, 1, 4, 0 },
+};
+
+static void test_devices(const char *root)
+{
+	struct buf euicc = { 0 }, eum = { 0 }, nist = H(CI_SKI_HEX);
+	struct buf brp = H("C0BC70BA36929D43B467FF57570530E57AB8FCD8");
+
+	if (read_rel(root, "certs/sgp26-nist/euicc/euicc.der", SMDP_MAX_CERT, &euicc) < 0 ||
+	    read_rel(root, "certs/sgp26-nist/euicc/eum.der", SMDP_MAX_CERT, &eum) < 0) {
+		check(0, "read the SGP.26 eUICC/EUM certificates (run from the repo root)");
+		goto out;
+	}
+	for (size_t c = 0; c < sizeof(devices) / sizeof(devices[0]); c++) {
+		const struct device_case *v = &devices[c];
+		const char *names[3] = { "euicc-info1", "euicc-info2", "device-info" };
+		struct buf hex[3] = { { 0 } }, der[3] = { { 0 } }, svn = H(v->svn), pv = H(v->pv);
+		struct buf fw = H(v->fw), want = { 0 }, got = { 0 }, asr = { 0 }, dvalue = { 0 };
+		struct euicc_info1 i1;
+		struct euicc_info2 i2;
+		struct device_info di;
+		struct euicc_signed1 in;
+		struct auth_server_resp r, d;
+		int files = 1;
+		char rel[128];
+
+		for (int k = 0; k < 3; k++) {
+			snprintf(rel, sizeof(rel), "test-vectors/devices/%s/%s.hex", v->dir, names[k]);
+			files &= hex_file(root, rel, &hex[k]) == 0;
+			snprintf(rel, sizeof(rel), "test-vectors/devices/%s/%s.der", v->dir, names[k]);
+			files &= read_rel(root, rel, 64 * 1024, &der[k]) == 0 && eq(&hex[k], &der[k]);
+		}
+		check(files, "%s: the three .der files are their .hex", v->dir);
+		if (!files)
+			goto next;
+		check(der_decode_euicc_info1(der[0].p, der[0].len, &i1) == RSP_OK &&
+		      !memcmp(i1.svn, svn.p, 3) && i1.n_verif == 2 && i1.n_sign == 2 &&
+		      eqm(&nist, i1.sign[0].id, i1.sign[0].len) &&
+		      eqm(&brp, i1.sign[1].id, i1.sign[1].len) &&
+		      eqm(&brp, i1.verif[1].id, i1.verif[1].len),
+		      "%s: EUICCInfo1 decodes (svn %s, NIST and brainpool CI ids)", v->dir, v->svn);
+		check(der_decode_euicc_info2(der[1].p, der[1].len, &i2) == RSP_OK &&
+		      !memcmp(i2.svn, svn.p, 3) && !memcmp(i2.profile_version, pv.p, 3) &&
+		      !memcmp(i2.firmware, fw.p, 3) && i2.rsp_capability == v->rsp_caps,
+		      "%s: EUICCInfo2 decodes (svn, profileVersion, firmware, rspCapability %02X)",
+		      v->dir, v->rsp_caps);
+		check(v->ipa_mode < 0 ? !i2.has_ipa_mode : i2.has_ipa_mode && i2.ipa_mode == v->ipa_mode,
+		      "%s: ipaMode %s", v->dir, v->ipa_mode < 0 ? "absent" : v->ipa_mode ? "ipae" : "ipad");
+		check(v->iot ? i2.has_iot_info && i2.n_iot_versions == 1 &&
+			       !memcmp(i2.iot_versions[0], "\x01\x02\x00", 3) && i2.ecall_supported &&
+			       i2.fallback_supported : !i2.has_iot_info,
+		      "%s: iotSpecificInfo %s", v->dir, v->iot ? "v1.2.0, ecall and fallback" : "absent");
+		check(der_decode_device_info(der[2].p, der[2].len, &di) == RSP_OK &&
+		      di.tac_len == v->tac_len && !memcmp(di.tac, v->dir[3] == '3' ?
+							   "\x35\x17\x42\x09" : "\x35\x29\x06\x11", 4) &&
+		      di.has_imei == v->imei && di.n_capabilities == v->n_caps,
+		      "%s: DeviceInfo decodes (%zu-byte TAC, imei %s, %d capabilities)", v->dir,
+		      v->tac_len, v->imei ? "yes" : "no", v->n_caps);
+		robustness(v->dir, d_info2, &der[1]);
+		robustness(v->dir, d_devinfo, &der[2]);
+
+		/* euiccSigned1 as the eUICC signs it around these two TLVs */
+		memset(&in, 0, sizeof(in));
+		memcpy(in.txid, TXID, 16);
+		in.txid_len = 16;
+		snprintf(in.server_address, sizeof(in.server_address), "%s", ADDR);
+		memcpy(in.server_challenge, SCHAL, 16);
+		in.ctx.has_matching_id = 1;
+		snprintf(in.ctx.matching_id, sizeof(in.ctx.matching_id), "M");
+		if (buf_set(&in.euicc_info2, der[1].p, der[1].len) < 0 ||
+		    buf_set(&in.ctx.device_info, der[2].p, der[2].len) < 0)
+			abort();
+		{
+			uint32_t tag;
+			size_t h, vl;
+
+			der_tlv(der[2].p, der[2].len, &tag, &h, &vl);
+			if (buf_set(&dvalue, der[2].p + h, vl) < 0)
+				abort();
+		}
+		want = build_signed1("M", 1, &der[1], &dvalue);
+		check(der_encode_euicc_signed1_verbatim(&in, &got) == 0 && eq(&got, &want),
+		      "%s: euiccSigned1 (verbatim) is the hand-built bytes", v->dir);
+		if (v->known)
+			check(der_encode_euicc_signed1(&in, &got) == 0 && eq(&got, &want),
+			      "%s: our module re-encodes it identically (no field unknown to it)", v->dir);
+		else
+			check(der_encode_euicc_signed1(&in, &got) < 0,
+			      "%s: re-encoding refuses the unknown fields (the verbatim path keeps them)",
+			      v->dir);
+		memset(&r, 0, sizeof(r));
+		if (buf_set(&r.signed1_raw, want.p, want.len) < 0 ||
+		    buf_set(&r.euicc_cert, euicc.p, euicc.len) < 0 || buf_set(&r.eum_cert, eum.p, eum.len) < 0)
+			abort();
+		memcpy(r.signature1, SIG, 64);
+		buf_free(&got);
+		got = build_asr(&want, &euicc, &eum, NULL);
+		check(der_encode_auth_server_resp(&r, &asr) == 0 && eq(&asr, &got),
+		      "%s: AuthenticateServerResponse keeps euiccSigned1 byte for byte", v->dir);
+		{
+			struct buf a1 = { 0 };
+
+			put_tlv(&a1, 0xA1, dvalue.p, dvalue.len);
+			check(der_decode_auth_server_resp(asr.p, asr.len, &d) == RSP_OK &&
+			      eq(&d.signed1_raw, &want) && eq(&d.signed1.euicc_info2, &der[1]) &&
+			      eq(&d.signed1.ctx.device_info, &a1) &&
+			      !memcmp(d.signed1.euicc_info2_svn, svn.p, 3) &&
+			      d.signed1.ctx.tac_len == v->tac_len,
+			      "%s: the SM-DP+ decodes it, raw slices exact (signature input)", v->dir);
+			buf_free(&a1);
+		}
+		auth_server_resp_free(&d);
+		auth_server_resp_free(&r);
+		buf_free(&in.euicc_info2);
+		buf_free(&in.ctx.device_info);
+next:
+		for (int k = 0; k < 3; k++) {
+			buf_free(&hex[k]);
+			buf_free(&der[k]);
+		}
+		buf_free(&svn);
+		buf_free(&pv);
+		buf_free(&fw);
+		buf_free(&want);
+		buf_free(&got);
+		buf_free(&asr);
+		buf_free(&dvalue);
+	}
+	{
+		/* one-line summaries for the session log */
+		static const struct { const char *dir, *want; } sums[] = {
+			{ "sgp22-v2.1", "eUICC SGP.22 v2.1.0; device TAC 35290611" },
+			{ "sgp22-v2.5", "eUICC SGP.22 v2.5.0; device TAC 35290611" },
+			{ "sgp32-v1.2", "eUICC SGP.22 v2.5.0, SGP.32 IPAe (IoT v1.2.0, eCall, fallback); "
+					"device TAC 35174209" },
+			{ "newer-extensions", "eUICC SGP.22 v2.5.0, SGP.32 IPAd (IoT v1.2.0, eCall, "
+					      "fallback); device TAC 35290611" },
+		};
+		char line[160], rel[128];
+
+		for (size_t k = 0; k < sizeof(sums) / sizeof(sums[0]); k++) {
+			struct buf i2 = { 0 }, dv = { 0 };
+
+			snprintf(rel, sizeof(rel), "test-vectors/devices/%s/euicc-info2.der", sums[k].dir);
+			if (read_rel(root, rel, 4096, &i2) < 0)
+				abort();
+			snprintf(rel, sizeof(rel), "test-vectors/devices/%s/device-info.der", sums[k].dir);
+			if (read_rel(root, rel, 4096, &dv) < 0)
+				abort();
+			dv.p[0] = 0xA1;   /* as kept from ctxParams1 */
+			der_device_summary(i2.p, i2.len, dv.p, dv.len, line, sizeof(line));
+			check(!strcmp(line, sums[k].want), "%s summary: %s", sums[k].dir, line);
+			buf_free(&i2);
+			buf_free(&dv);
+		}
+		der_device_summary(NULL, 0, (const uint8_t *)"\x30\x00", 2, line, 20);
+		check(!strcmp(line, "eUICC ?; DeviceInfo"), "summary truncated to the buffer: '%s'", line);
+	}
+	{
+		/* what the newer device adds, field by field */
+		struct buf i2 = { 0 }, dv = { 0 };
+		struct euicc_info2 e;
+		struct device_info di;
+
+		if (hex_file(root, "test-vectors/devices/newer-extensions/euicc-info2.hex", &i2) == 0 &&
+		    hex_file(root, "test-vectors/devices/newer-extensions/device-info.hex", &dv) == 0) {
+			check(der_decode_euicc_info2(i2.p, i2.len, &e) == RSP_OK && e.n_ci_sign_v3 == 1 &&
+			      e.has_additional_info && e.additional_info_len == 2 &&
+			      e.additional_info[1] == 1 && e.has_highest_svn &&
+			      !memcmp(e.highest_svn, "\x03\x01\x00", 3),
+			      "newer-extensions: euiccCiPKIdListForSigningV3, additionalEuiccInfo, highestSvn");
+			check(der_decode_device_info(dv.p, dv.len, &di) == RSP_OK && di.has_lpa_svn &&
+			      !memcmp(di.lpa_svn, "\x03\x01\x00", 3) && di.has_form_factor &&
+			      di.form_factor == 1, "newer-extensions: lpaSvn 3.1.0, euiccFormFactorType 1");
+			/* the ctxParams1 form 'A1' decodes the same */
+			dv.p[0] = 0xA1;
+			check(der_decode_device_info(dv.p, dv.len, &di) == RSP_OK && di.tac_len == 4,
+			      "DeviceInfo with its ctxParams1 tag A1 decodes");
+			dv.p[0] = 0xA2;
+			check(der_decode_device_info(dv.p, dv.len, &di) == RSP_ERR_INVALID_REQUEST,
+			      "DeviceInfo with another tag: INVALID_REQUEST");
+		} else {
+			check(0, "read test-vectors/devices/newer-extensions");
+		}
+		buf_free(&i2);
+		buf_free(&dv);
+		i2 = H("BF2206 8103020300 82");
+		check(der_decode_euicc_info2(i2.p, i2.len, &e) == RSP_ERR_INVALID_REQUEST,
+		      "truncated EUICCInfo2: INVALID_REQUEST");
+		buf_free(&i2);
+		i2 = H("BF220A 8103020300 8203020500");
+		check(der_decode_euicc_info2(i2.p, i2.len, &e) == RSP_ERR_MISSING_ELEMENT,
+		      "EUICCInfo2 with only two fields: MISSING_ELEMENT");
+		buf_free(&i2);
+		/* more iotVersion entries than SMDP_MAX_VERSIONS */
+		{
+			struct buf l = { 0 }, iot = { 0 }, whole = { 0 };
+
+			if (hex_file(root, "test-vectors/devices/sgp22-v2.5/euicc-info2.hex", &whole) < 0)
+				abort();
+			for (int k = 0; k <= SMDP_MAX_VERSIONS; k++)
+				put_tlv(&l, 0x04, "\x01\x02\x00", 3);
+			put_tlv(&iot, 0xA0, l.p, l.len);
+			wrap(&iot, 0xB4);
+			{
+				uint32_t tag;
+				size_t h, vl;
+				struct buf v2 = { 0 };
+
+				der_tlv(whole.p, whole.len, &tag, &h, &vl);
+				if (buf_set(&v2, whole.p + h, vl) < 0)
+					abort();
+				cat(&v2, &iot);
+				wrap(&v2, 0xBF22);
+				check(der_decode_euicc_info2(v2.p, v2.len, &e) == RSP_ERR_INVALID_REQUEST,
+				      "EUICCInfo2 with %d iotVersion entries: INVALID_REQUEST",
+				      SMDP_MAX_VERSIONS + 1);
+				buf_free(&v2);
+			}
+			buf_free(&l);
+			buf_free(&iot);
+			buf_free(&whole);
+		}
+	}
+out:
+	buf_free(&euicc);
+	buf_free(&eum);
+	buf_free(&nist);
+	buf_free(&brp);
+}
+
+/* ------------------------------------------------------------------ */
+/* ES9+ ASN.1 binding: RemoteProfileProvisioningRequest / Response built by
+ * hand from RSPDefinitions v2.5 ("Definition for ES9+ ASN.1 Binding"). */
+
+static enum rsp_status d_rpp_req(const uint8_t *d, size_t n)
+{
+	struct es9_asn1_req o;
+	enum rsp_status st = der_decode_es9_request(d, n, &o);
+	es9_asn1_req_free(&o);
+	return st;
+}
+static enum rsp_status d_rpp_resp(const uint8_t *d, size_t n)
+{
+	struct es9_asn1_resp o;
+	enum rsp_status st = der_decode_es9_response(d, n, &o);
+	es9_asn1_resp_free(&o);
+	return st;
+}
+
+/* A2 { tag { body } } */
+static struct buf rpp(uint32_t tag, const struct buf *body)
+{
+	struct buf b = { 0 };
+
+	cat(&b, body);
+	wrap(&b, tag);
+	wrap(&b, 0xA2);
+	return b;
+}
+
+static void test_es9_requests(void)
+{
+	struct buf info1 = H("BF2035 8203020500 A9160414" CI_SKI_HEX " AA160414" CI_SKI_HEX);
+	struct buf asr = H("BF3817 A115 8010" TXID_HEX " 020102");   /* error form */
+	struct buf pdr = H("BF2117 A115 8010" TXID_HEX " 020105");
+	struct buf csr = H("BF4103 810105");                          /* error form */
+	struct buf pir = { 0 }, body = { 0 }, w = { 0 }, got = { 0 };
+	struct pending_notification pn;
+	struct es9_asn1_req q, in;
+	enum rsp_status st;
+
+	/* initiateAuthentication: BF39 { 81 euiccChallenge, 83 smdpAddress, BF20 } */
+	body = H("8110" ECHAL_HEX " 8319" ADDR_HEX);
+	cat(&body, &info1);
+	w = rpp(0xBF39, &body);
+	st = der_decode_es9_request(w.p, w.len, &q);
+	check(st == RSP_OK && q.fn == ES9_INITIATE_AUTH && !memcmp(q.euicc_challenge, ECHAL, 16) &&
+	      !strcmp(q.smdp_address, ADDR) && eq(&q.obj, &info1),
+	      "InitiateAuthenticationRequest A2/BF39 decodes (challenge, address, exact EUICCInfo1)");
+	memset(&in, 0, sizeof(in));
+	in.fn = ES9_INITIATE_AUTH;
+	memcpy(in.euicc_challenge, ECHAL, 16);
+	snprintf(in.smdp_address, sizeof(in.smdp_address), "%s", ADDR);
+	if (buf_set(&in.obj, info1.p, info1.len) < 0)
+		abort();
+	check(der_encode_es9_request(&in, &got) == 0 && eq(&got, &w),
+	      "InitiateAuthenticationRequest encodes to the hand-built bytes");
+	robustness("RemoteProfileProvisioningRequest (initiateAuthentication)", d_rpp_req, &w);
+	es9_asn1_req_free(&q);
+	buf_free(&w);
+	/* an eIM forwarding ESipa's eimTransactionId [2] after euiccInfo1:
+	 * an extension field for ES9+, skipped */
+	{
+		struct buf b2 = { 0 }, x = H("8203 010203");
+
+		cat(&b2, &body);
+		cat(&b2, &x);
+		w = rpp(0xBF39, &b2);
+		check(der_decode_es9_request(w.p, w.len, &q) == RSP_OK && eq(&q.obj, &info1),
+		      "InitiateAuthenticationRequest with a trailing [2] field decodes");
+		if (buf_set(&in.ext, x.p, x.len) < 0)
+			abort();
+		check(der_encode_es9_request(&in, &got) == 0 && eq(&got, &w),
+		      "in.ext appends the extension bytes inside BF39");
+		buf_free(&in.ext);
+		es9_asn1_req_free(&q);
+		buf_free(&w);
+		buf_free(&b2);
+		buf_free(&x);
+	}
+	/* ESipa leaves smdpAddress and euiccInfo1 optional; ES9+ does not */
+	buf_free(&body);
+	body = H("8110" ECHAL_HEX);
+	cat(&body, &info1);
+	w = rpp(0xBF39, &body);
+	st = der_decode_es9_request(w.p, w.len, &q);
+	check(st == RSP_ERR_MISSING_ELEMENT && q.fn == ES9_INITIATE_AUTH,
+	      "InitiateAuthenticationRequest without smdpAddress: MISSING_ELEMENT, function known");
+	in.smdp_address[0] = '\0';
+	check(der_encode_es9_request(&in, &got) == 0 && eq(&got, &w),
+	      "an empty smdp_address leaves the field out (negative tests)");
+	es9_asn1_req_free(&q);
+	buf_free(&w);
+	buf_free(&body);
+	body = H("8110" ECHAL_HEX " 8319" ADDR_HEX);
+	w = rpp(0xBF39, &body);
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_ERR_MISSING_ELEMENT,
+	      "InitiateAuthenticationRequest without euiccInfo1: MISSING_ELEMENT");
+	es9_asn1_req_free(&q);
+	es9_asn1_req_free(&in);
+	buf_free(&w);
+	buf_free(&body);
+
+	/* authenticateClient: BF3B { 80 transactionId, BF38 } */
+	body = H("8010" TXID_HEX);
+	cat(&body, &asr);
+	w = rpp(0xBF3B, &body);
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_OK && q.fn == ES9_AUTH_CLIENT &&
+	      q.txid_len == 16 && !memcmp(q.txid, TXID, 16) && eq(&q.obj, &asr),
+	      "AuthenticateClientRequest A2/BF3B decodes (transactionId, exact BF38)");
+	memset(&in, 0, sizeof(in));
+	in.fn = ES9_AUTH_CLIENT;
+	memcpy(in.txid, TXID, 16);
+	in.txid_len = 16;
+	if (buf_set(&in.obj, asr.p, asr.len) < 0)
+		abort();
+	check(der_encode_es9_request(&in, &got) == 0 && eq(&got, &w),
+	      "AuthenticateClientRequest encodes to the hand-built bytes");
+	robustness("RemoteProfileProvisioningRequest (authenticateClient)", d_rpp_req, &w);
+	es9_asn1_req_free(&q);
+	buf_free(&w);
+	buf_free(&body);
+	/* a BF21 where the BF38 belongs must be refused by the encoder */
+	buf_free(&in.obj);
+	if (buf_set(&in.obj, pdr.p, pdr.len) < 0)
+		abort();
+	check(der_encode_es9_request(&in, &got) < 0, "encoder refuses a BF21 for authenticateClient");
+	es9_asn1_req_free(&in);
+
+	/* getBoundProfilePackage: BF3A { 80 transactionId, BF21 } */
+	body = H("8010" TXID_HEX);
+	cat(&body, &pdr);
+	w = rpp(0xBF3A, &body);
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_OK && q.fn == ES9_GET_BPP &&
+	      q.txid_len == 16 && eq(&q.obj, &pdr),
+	      "GetBoundProfilePackageRequest A2/BF3A decodes (exact BF21)");
+	robustness("RemoteProfileProvisioningRequest (getBoundProfilePackage)", d_rpp_req, &w);
+	es9_asn1_req_free(&q);
+	buf_free(&w);
+	buf_free(&body);
+
+	/* cancelSession: BF41 { 80 transactionId, A1 <CancelSessionResponse's
+	 * content> } (automatic tag [1] replaces BF41) */
+	body = H("8010" TXID_HEX " A103 810105");
+	w = rpp(0xBF41, &body);
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_OK && q.fn == ES9_CANCEL_SESSION &&
+	      q.txid_len == 16 && eq(&q.obj, &csr),
+	      "CancelSessionRequestEs9 A2/BF41 {80, A1} decodes to the standalone BF41");
+	memset(&in, 0, sizeof(in));
+	in.fn = ES9_CANCEL_SESSION;
+	memcpy(in.txid, TXID, 16);
+	in.txid_len = 16;
+	if (buf_set(&in.obj, csr.p, csr.len) < 0)
+		abort();
+	check(der_encode_es9_request(&in, &got) == 0 && eq(&got, &w),
+	      "CancelSessionRequestEs9 encodes with the [1] tag");
+	robustness("RemoteProfileProvisioningRequest (cancelSession)", d_rpp_req, &w);
+	es9_asn1_req_free(&q);
+	es9_asn1_req_free(&in);
+	buf_free(&w);
+	buf_free(&body);
+	body = H("8010" TXID_HEX);
+	cat(&body, &csr);
+	w = rpp(0xBF41, &body);
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_OK && eq(&q.obj, &csr),
+	      "lenient: a CancelSessionResponse left as BF41 inside is accepted");
+	es9_asn1_req_free(&q);
+	buf_free(&w);
+	buf_free(&body);
+
+	/* handleNotification: BF3D { A0 { BF37 } } */
+	memset(&pn, 0, sizeof(pn));
+	memcpy(pn.txid, TXID, 16);
+	pn.txid_len = 16;
+	pn.meta.seq_number = 1;
+	snprintf(pn.meta.address, sizeof(pn.meta.address), "%s", ADDR);
+	snprintf(pn.smdp_oid, sizeof(pn.smdp_oid), "%s", DP_OID);
+	pn.bpp_command_id = 1;
+	pn.error_reason = 1;
+	if (der_encode_pir_data(&pn, &pn.pir_data_raw) < 0 || der_encode_pir(&pn, &pir) < 0)
+		abort();
+	cat(&body, &pir);
+	wrap(&body, 0xA0);
+	w = rpp(0xBF3D, &body);
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_OK && q.fn == ES9_HANDLE_NOTIF &&
+	      eq(&q.obj, &pir), "HandleNotification A2/BF3D/A0 decodes to the exact BF37");
+	memset(&in, 0, sizeof(in));
+	in.fn = ES9_HANDLE_NOTIF;
+	if (buf_set(&in.obj, pir.p, pir.len) < 0)
+		abort();
+	check(der_encode_es9_request(&in, &got) == 0 && eq(&got, &w),
+	      "HandleNotification encodes with the explicit [0]");
+	robustness("RemoteProfileProvisioningRequest (handleNotification)", d_rpp_req, &w);
+	es9_asn1_req_free(&q);
+	es9_asn1_req_free(&in);
+	buf_free(&w);
+	w = rpp(0xBF3D, &pir);
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_OK && eq(&q.obj, &pir),
+	      "lenient: a PendingNotification without [0] is accepted");
+	es9_asn1_req_free(&q);
+	buf_free(&w);
+	buf_free(&body);
+
+	/* not a request */
+	w = H("A203 BF4000");
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_ERR_INVALID_REQUEST &&
+	      q.fn == ES9_FN_COUNT, "an ES11 / unknown alternative: INVALID_REQUEST, no function");
+	buf_free(&w);
+	w = H("BF3903 810100");
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_ERR_INVALID_REQUEST &&
+	      q.fn == ES9_FN_COUNT, "without the A2 wrapper: INVALID_REQUEST, no function");
+	buf_free(&w);
+	w = H("A20A BF3903810102 BF3900");
+	check(der_decode_es9_request(w.p, w.len, &q) == RSP_ERR_INVALID_REQUEST,
+	      "two alternatives in one A2: INVALID_REQUEST");
+	buf_free(&w);
+	pending_notification_free(&pn);
+	buf_free(&pir);
+	buf_free(&got);
+	buf_free(&info1);
+	buf_free(&asr);
+	buf_free(&pdr);
+	buf_free(&csr);
+}
+
+static void test_es9_responses(const char *root)
+{
+	struct buf dpauth = { 0 }, dppb = { 0 }, ss1 = { 0 }, sig = { 0 }, ski = { 0 }, w = { 0 };
+	struct buf meta = H("BF2517 5A0A" ICCID_HEX " 910353504E 92044E616D65");
+	struct buf sds2 = H("3015 8010" TXID_HEX " 010100");
+	struct buf bpp = { 0 }, got = { 0 };
+	struct es9_asn1_resp in, d;
+	static const struct { enum es9_fn fn; long err; const char *hex; } errs[] = {
+		{ ES9_INITIATE_AUTH, 2, "A206 BF3903 810102" },
+		{ ES9_INITIATE_AUTH, 127, "A206 BF3903 81017F" },
+		{ ES9_AUTH_CLIENT, 6, "A206 BF3B03 810106" },
+		{ ES9_GET_BPP, 95, "A206 BF3A03 81015F" },
+		{ ES9_CANCEL_SESSION, 2, "A206 BF4103 810102" },
+	};
+
+	if (read_rel(root, "certs/sgp26-nist/dpauth.der", SMDP_MAX_CERT, &dpauth) < 0 ||
+	    read_rel(root, "certs/sgp26-nist/dppb.der", SMDP_MAX_CERT, &dppb) < 0) {
+		check(0, "read the SGP.26 DPauth/DPpb certificates (run from the repo root)");
+		goto out;
+	}
+	put_tlv(&ss1, 0x80, TXID, 16);
+	put_tlv(&ss1, 0x81, ECHAL, 16);
+	put_tlv(&ss1, 0x83, ADDR, strlen(ADDR));
+	put_tlv(&ss1, 0x84, SCHAL, 16);
+	wrap(&ss1, 0x30);
+	put_tlv(&sig, 0x5F37, SIG, 64);
+	ski = H("0414" CI_SKI_HEX);
+
+	/* initiateAuthentication Ok: A2 { BF39 { A0 { 80, 30, 5F37, 04, cert } } } */
+	memset(&in, 0, sizeof(in));
+	in.fn = ES9_INITIATE_AUTH;
+	in.error = -1;
+	memcpy(in.txid, TXID, 16);
+	in.txid_len = 16;
+	in.server_signed1 = ss1;
+	in.server_signature1 = sig;
+	in.ci_pkid = ski;
+	in.server_cert = dpauth;
+	put_tlv(&w, 0x80, TXID, 16);
+	cat(&w, &ss1);
+	cat(&w, &sig);
+	cat(&w, &ski);
+	cat(&w, &dpauth);
+	wrap(&w, 0xA0);
+	wrap(&w, 0xBF39);
+	wrap(&w, 0xA2);
+	check(der_encode_es9_response(&in, &got) == 0 && eq(&got, &w),
+	      "InitiateAuthenticationResponse Ok encodes to the hand-built bytes");
+	check(der_decode_es9_response(w.p, w.len, &d) == RSP_OK && d.fn == ES9_INITIATE_AUTH &&
+	      d.error < 0 && d.txid_len == 16 && eq(&d.server_signed1, &ss1) &&
+	      eq(&d.server_signature1, &sig) && eq(&d.ci_pkid, &ski) && eq(&d.server_cert, &dpauth),
+	      "InitiateAuthenticationResponse Ok decodes into its exact parts");
+	robustness("RemoteProfileProvisioningResponse (initiateAuthentication)", d_rpp_resp, &w);
+	es9_asn1_resp_free(&d);
+	buf_free(&w);
+	in.server_signature1 = ss1;   /* a part of the wrong type */
+	check(der_encode_es9_response(&in, &got) < 0, "encoder refuses a 30 as serverSignature1");
+
+	/* authenticateClient Ok: A2 { BF3B { A0 { 80, BF25, 30, 5F37, cert } } } */
+	memset(&in, 0, sizeof(in));
+	in.fn = ES9_AUTH_CLIENT;
+	in.error = -1;
+	memcpy(in.txid, TXID, 16);
+	in.txid_len = 16;
+	in.profile_metadata = meta;
+	in.smdp_signed2 = sds2;
+	in.smdp_signature2 = sig;
+	in.smdp_cert = dppb;
+	put_tlv(&w, 0x80, TXID, 16);
+	cat(&w, &meta);
+	cat(&w, &sds2);
+	cat(&w, &sig);
+	cat(&w, &dppb);
+	wrap(&w, 0xA0);
+	wrap(&w, 0xBF3B);
+	wrap(&w, 0xA2);
+	check(der_encode_es9_response(&in, &got) == 0 && eq(&got, &w),
+	      "AuthenticateClientResponseEs9 Ok encodes to the hand-built bytes");
+	check(der_decode_es9_response(w.p, w.len, &d) == RSP_OK && d.fn == ES9_AUTH_CLIENT &&
+	      d.error < 0 && eq(&d.profile_metadata, &meta) && eq(&d.smdp_signed2, &sds2) &&
+	      eq(&d.smdp_signature2, &sig) && eq(&d.smdp_cert, &dppb),
+	      "AuthenticateClientResponseEs9 Ok decodes into its exact parts");
+	robustness("RemoteProfileProvisioningResponse (authenticateClient)", d_rpp_resp, &w);
+	es9_asn1_resp_free(&d);
+	buf_free(&w);
+
+	/* getBoundProfilePackage Ok with a small hand-made BF36 */
+	{
+		struct buf bf23 = { 0 }, crt = H("800188 810110 8403010203");
+
+		put_tlv(&bf23, 0x82, "\x01", 1);
+		put_tlv(&bf23, 0x80, TXID, 16);
+		put_tlv(&bf23, 0xA6, crt.p, crt.len);
+		put_tlv(&bf23, 0x5F49, OTPK, 65);
+		put_tlv(&bf23, 0x5F37, SIG, 64);
+		wrap(&bf23, 0xBF23);
+		cat(&bpp, &bf23);
+		put_tlv(&bpp, 0xA0, "\x87\x03\xAA\xBB\xCC", 5);
+		put_tlv(&bpp, 0xA1, "\x88\x02\x11\x22", 4);
+		put_tlv(&bpp, 0xA3, "\x86\x02\x33\x44", 4);
+		wrap(&bpp, 0xBF36);
+		buf_free(&bf23);
+		buf_free(&crt);
+	}
+	memset(&in, 0, sizeof(in));
+	in.fn = ES9_GET_BPP;
+	in.error = -1;
+	memcpy(in.txid, TXID, 16);
+	in.txid_len = 16;
+	in.bpp = bpp;
+	put_tlv(&w, 0x80, TXID, 16);
+	cat(&w, &bpp);
+	wrap(&w, 0xA0);
+	wrap(&w, 0xBF3A);
+	wrap(&w, 0xA2);
+	check(der_encode_es9_response(&in, &got) == 0 && eq(&got, &w),
+	      "GetBoundProfilePackageResponse Ok encodes to the hand-built bytes");
+	check(der_decode_es9_response(w.p, w.len, &d) == RSP_OK && d.fn == ES9_GET_BPP &&
+	      eq(&d.bpp, &bpp), "GetBoundProfilePackageResponse Ok decodes to the exact BF36");
+	es9_asn1_resp_free(&d);
+	buf_free(&w);
+
+	/* cancelSession Ok: the empty SEQUENCE as [0] */
+	memset(&in, 0, sizeof(in));
+	in.fn = ES9_CANCEL_SESSION;
+	in.error = -1;
+	w = H("A205 BF4102 A000");
+	check(der_encode_es9_response(&in, &got) == 0 && eq(&got, &w),
+	      "CancelSessionResponseEs9 Ok: A2 05 BF41 02 A0 00");
+	check(der_decode_es9_response(w.p, w.len, &d) == RSP_OK && d.fn == ES9_CANCEL_SESSION &&
+	      d.error < 0, "CancelSessionResponseEs9 Ok decodes");
+	es9_asn1_resp_free(&d);
+	buf_free(&w);
+	in.fn = ES9_HANDLE_NOTIF;
+	check(der_encode_es9_response(&in, &got) < 0,
+	      "no response alternative for handleNotification (it answers 204)");
+
+	/* the error INTEGERs, [1] in each response CHOICE */
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		memset(&in, 0, sizeof(in));
+		in.fn = errs[i].fn;
+		in.error = errs[i].err;
+		w = H(errs[i].hex);
+		check(der_encode_es9_response(&in, &got) == 0 && eq(&got, &w) &&
+		      der_decode_es9_response(w.p, w.len, &d) == RSP_OK && d.fn == errs[i].fn &&
+		      d.error == errs[i].err,
+		      "error %ld of function %d: %s, and back", errs[i].err, (int)errs[i].fn,
+		      errs[i].hex);
+		es9_asn1_resp_free(&d);
+		buf_free(&w);
+	}
+	w = H("A208 BF4005 810106 0000");
+	check(der_decode_es9_response(w.p, w.len, &d) == RSP_ERR_INVALID_REQUEST,
+	      "an ES11 AuthenticateClientResponse is not an ES9+ answer");
+	es9_asn1_resp_free(&d);
+	buf_free(&w);
+out:
+	buf_free(&dpauth);
+	buf_free(&dppb);
+	buf_free(&ss1);
+	buf_free(&sig);
+	buf_free(&ski);
+	buf_free(&meta);
+	buf_free(&sds2);
+	buf_free(&bpp);
+	buf_free(&got);
+}
+
 /* usage: der_test [repo-root]  (default: the current directory) */
 int main(int argc, char **argv)
 {
@@ -1528,6 +2258,10 @@ int main(int argc, char **argv)
 	}
 	test_bf23();
 	test_handle_notification_binding();
+	test_iot_metadata();
+	test_devices(root);
+	test_es9_requests();
+	test_es9_responses(root);
 
 	cJSON_Delete(vec);
 	buf_free(&json);

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXPECTED_SCHEMA_VERSION 1
+#define EXPECTED_SCHEMA_VERSION 2
 #define N_THREADS 8
 #define PER_THREAD 200
 #define CLI_OUT 4096
@@ -648,7 +648,8 @@ int main(void)
 	      "sqlite3 CLI reads schema_version %s", want);
 	check(&t, cli_is(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
 			 "sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-			 "ORDER BY name)", "bindings,history,notifications,schema_version,sessions"),
+			 "ORDER BY name)", "bindings,history,notifications,op_notifications,orders,"
+			 "profiles,schema_version,sessions"),
 	      "sqlite3 CLI lists the expected tables");
 	check(&t, cli_is(path, "PRAGMA journal_mode", "wal"), "journal_mode is wal");
 

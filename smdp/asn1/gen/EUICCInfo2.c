@@ -8,6 +8,7 @@
 #include "EUICCInfo2.h"
 
 #include "CertificationDataObject.h"
+#include "IoTSpecificInfo.h"
 static int
 memb_sasAcreditationNumber_constraint_1(asn_TYPE_descriptor_t *td, const void *sptr,
 			asn_app_constraint_failed_f *ctfailcb, void *app_key) {
@@ -30,6 +31,32 @@ memb_sasAcreditationNumber_constraint_1(asn_TYPE_descriptor_t *td, const void *s
 	}
 	
 	if((size <= 64)) {
+		/* Constraint check succeeded */
+		return 0;
+	} else {
+		ASN__CTFAIL(app_key, td, sptr,
+			"%s: constraint failed (%s:%d)",
+			td->name, __FILE__, __LINE__);
+		return -1;
+	}
+}
+
+static int
+memb_additionalEuiccInfo_constraint_1(asn_TYPE_descriptor_t *td, const void *sptr,
+			asn_app_constraint_failed_f *ctfailcb, void *app_key) {
+	const OCTET_STRING_t *st = (const OCTET_STRING_t *)sptr;
+	size_t size;
+	
+	if(!sptr) {
+		ASN__CTFAIL(app_key, td, sptr,
+			"%s: value not given (%s:%d)",
+			td->name, __FILE__, __LINE__);
+		return -1;
+	}
+	
+	size = st->size;
+	
+	if((size <= 32)) {
 		/* Constraint check succeeded */
 		return 0;
 	} else {
@@ -175,6 +202,51 @@ asn_TYPE_descriptor_t asn_DEF_additionalEuiccProfilePackageVersions_28 = {
 	&asn_SPC_additionalEuiccProfilePackageVersions_specs_28	/* Additional specs */
 };
 
+static asn_TYPE_member_t asn_MBR_euiccCiPKIdListForSigningV3_31[] = {
+	{ ATF_POINTER, 0, 0,
+		(ASN_TAG_CLASS_UNIVERSAL | (4 << 2)),
+		0,
+		&asn_DEF_SubjectKeyIdentifier,
+		0,	/* Defer constraints checking to the member type */
+		0,	/* PER is not compiled, use -gen-PER */
+		0,
+		""
+		},
+};
+static const ber_tlv_tag_t asn_DEF_euiccCiPKIdListForSigningV3_tags_31[] = {
+	(ASN_TAG_CLASS_CONTEXT | (17 << 2)),
+	(ASN_TAG_CLASS_UNIVERSAL | (16 << 2))
+};
+static asn_SET_OF_specifics_t asn_SPC_euiccCiPKIdListForSigningV3_specs_31 = {
+	sizeof(struct EUICCInfo2__euiccCiPKIdListForSigningV3),
+	offsetof(struct EUICCInfo2__euiccCiPKIdListForSigningV3, _asn_ctx),
+	0,	/* XER encoding is XMLDelimitedItemList */
+};
+static /* Use -fall-defs-global to expose */
+asn_TYPE_descriptor_t asn_DEF_euiccCiPKIdListForSigningV3_31 = {
+	"euiccCiPKIdListForSigningV3",
+	"euiccCiPKIdListForSigningV3",
+	SEQUENCE_OF_free,
+	SEQUENCE_OF_print,
+	SEQUENCE_OF_constraint,
+	SEQUENCE_OF_decode_ber,
+	SEQUENCE_OF_encode_der,
+	SEQUENCE_OF_decode_xer,
+	SEQUENCE_OF_encode_xer,
+	0, 0,	/* No PER support, use "-gen-PER" to enable */
+	0,	/* Use generic outmost tag fetcher */
+	asn_DEF_euiccCiPKIdListForSigningV3_tags_31,
+	sizeof(asn_DEF_euiccCiPKIdListForSigningV3_tags_31)
+		/sizeof(asn_DEF_euiccCiPKIdListForSigningV3_tags_31[0]) - 1, /* 1 */
+	asn_DEF_euiccCiPKIdListForSigningV3_tags_31,	/* Same as above */
+	sizeof(asn_DEF_euiccCiPKIdListForSigningV3_tags_31)
+		/sizeof(asn_DEF_euiccCiPKIdListForSigningV3_tags_31[0]), /* 2 */
+	0,	/* No PER visible constraints */
+	asn_MBR_euiccCiPKIdListForSigningV3_31,
+	1,	/* Single element */
+	&asn_SPC_euiccCiPKIdListForSigningV3_specs_31	/* Additional specs */
+};
+
 static asn_TYPE_member_t asn_MBR_EUICCInfo2_1[] = {
 	{ ATF_NOFLAGS, 0, offsetof(struct EUICCInfo2, profileVersion),
 		(ASN_TAG_CLASS_CONTEXT | (1 << 2)),
@@ -302,7 +374,7 @@ static asn_TYPE_member_t asn_MBR_EUICCInfo2_1[] = {
 		0,
 		"sasAcreditationNumber"
 		},
-	{ ATF_POINTER, 4, offsetof(struct EUICCInfo2, certificationDataObject),
+	{ ATF_POINTER, 9, offsetof(struct EUICCInfo2, certificationDataObject),
 		(ASN_TAG_CLASS_CONTEXT | (12 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_CertificationDataObject,
@@ -311,7 +383,7 @@ static asn_TYPE_member_t asn_MBR_EUICCInfo2_1[] = {
 		0,
 		"certificationDataObject"
 		},
-	{ ATF_POINTER, 3, offsetof(struct EUICCInfo2, treProperties),
+	{ ATF_POINTER, 8, offsetof(struct EUICCInfo2, treProperties),
 		(ASN_TAG_CLASS_CONTEXT | (13 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_BIT_STRING,
@@ -320,7 +392,7 @@ static asn_TYPE_member_t asn_MBR_EUICCInfo2_1[] = {
 		0,
 		"treProperties"
 		},
-	{ ATF_POINTER, 2, offsetof(struct EUICCInfo2, treProductReference),
+	{ ATF_POINTER, 7, offsetof(struct EUICCInfo2, treProductReference),
 		(ASN_TAG_CLASS_CONTEXT | (14 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_UTF8String,
@@ -329,7 +401,7 @@ static asn_TYPE_member_t asn_MBR_EUICCInfo2_1[] = {
 		0,
 		"treProductReference"
 		},
-	{ ATF_POINTER, 1, offsetof(struct EUICCInfo2, additionalEuiccProfilePackageVersions),
+	{ ATF_POINTER, 6, offsetof(struct EUICCInfo2, additionalEuiccProfilePackageVersions),
 		(ASN_TAG_CLASS_CONTEXT | (15 << 2)),
 		0,
 		&asn_DEF_additionalEuiccProfilePackageVersions_28,
@@ -337,6 +409,51 @@ static asn_TYPE_member_t asn_MBR_EUICCInfo2_1[] = {
 		0,	/* PER is not compiled, use -gen-PER */
 		0,
 		"additionalEuiccProfilePackageVersions"
+		},
+	{ ATF_POINTER, 5, offsetof(struct EUICCInfo2, ipaMode),
+		(ASN_TAG_CLASS_CONTEXT | (16 << 2)),
+		-1,	/* IMPLICIT tag at current level */
+		&asn_DEF_IpaMode,
+		0,	/* Defer constraints checking to the member type */
+		0,	/* PER is not compiled, use -gen-PER */
+		0,
+		"ipaMode"
+		},
+	{ ATF_POINTER, 4, offsetof(struct EUICCInfo2, euiccCiPKIdListForSigningV3),
+		(ASN_TAG_CLASS_CONTEXT | (17 << 2)),
+		0,
+		&asn_DEF_euiccCiPKIdListForSigningV3_31,
+		0,	/* Defer constraints checking to the member type */
+		0,	/* PER is not compiled, use -gen-PER */
+		0,
+		"euiccCiPKIdListForSigningV3"
+		},
+	{ ATF_POINTER, 3, offsetof(struct EUICCInfo2, additionalEuiccInfo),
+		(ASN_TAG_CLASS_CONTEXT | (18 << 2)),
+		-1,	/* IMPLICIT tag at current level */
+		&asn_DEF_OCTET_STRING,
+		memb_additionalEuiccInfo_constraint_1,
+		0,	/* PER is not compiled, use -gen-PER */
+		0,
+		"additionalEuiccInfo"
+		},
+	{ ATF_POINTER, 2, offsetof(struct EUICCInfo2, highestSvn),
+		(ASN_TAG_CLASS_CONTEXT | (19 << 2)),
+		-1,	/* IMPLICIT tag at current level */
+		&asn_DEF_VersionType,
+		0,	/* Defer constraints checking to the member type */
+		0,	/* PER is not compiled, use -gen-PER */
+		0,
+		"highestSvn"
+		},
+	{ ATF_POINTER, 1, offsetof(struct EUICCInfo2, iotSpecificInfo),
+		(ASN_TAG_CLASS_CONTEXT | (20 << 2)),
+		-1,	/* IMPLICIT tag at current level */
+		&asn_DEF_IoTSpecificInfo,
+		0,	/* Defer constraints checking to the member type */
+		0,	/* PER is not compiled, use -gen-PER */
+		0,
+		"iotSpecificInfo"
 		},
 };
 static const ber_tlv_tag_t asn_DEF_EUICCInfo2_tags_1[] = {
@@ -361,16 +478,21 @@ static const asn_TYPE_tag2member_t asn_MAP_EUICCInfo2_tag2el_1[] = {
     { (ASN_TAG_CLASS_CONTEXT | (13 << 2)), 15, 0, 0 }, /* treProperties */
     { (ASN_TAG_CLASS_CONTEXT | (14 << 2)), 16, 0, 0 }, /* treProductReference */
     { (ASN_TAG_CLASS_CONTEXT | (15 << 2)), 17, 0, 0 }, /* additionalEuiccProfilePackageVersions */
+    { (ASN_TAG_CLASS_CONTEXT | (16 << 2)), 18, 0, 0 }, /* ipaMode */
+    { (ASN_TAG_CLASS_CONTEXT | (17 << 2)), 19, 0, 0 }, /* euiccCiPKIdListForSigningV3 */
+    { (ASN_TAG_CLASS_CONTEXT | (18 << 2)), 20, 0, 0 }, /* additionalEuiccInfo */
+    { (ASN_TAG_CLASS_CONTEXT | (19 << 2)), 21, 0, 0 }, /* highestSvn */
+    { (ASN_TAG_CLASS_CONTEXT | (20 << 2)), 22, 0, 0 }, /* iotSpecificInfo */
     { (ASN_TAG_CLASS_CONTEXT | (25 << 2)), 11, 0, 0 } /* forbiddenProfilePolicyRules */
 };
 static asn_SEQUENCE_specifics_t asn_SPC_EUICCInfo2_specs_1 = {
 	sizeof(struct EUICCInfo2),
 	offsetof(struct EUICCInfo2, _asn_ctx),
 	asn_MAP_EUICCInfo2_tag2el_1,
-	18,	/* Count of tags in the map */
+	23,	/* Count of tags in the map */
 	0, 0, 0,	/* Optional elements (not needed) */
-	17,	/* Start extensions */
-	19	/* Stop extensions */
+	22,	/* Start extensions */
+	24	/* Stop extensions */
 };
 asn_TYPE_descriptor_t asn_DEF_EUICCInfo2 = {
 	"EUICCInfo2",
@@ -392,7 +514,7 @@ asn_TYPE_descriptor_t asn_DEF_EUICCInfo2 = {
 		/sizeof(asn_DEF_EUICCInfo2_tags_1[0]), /* 2 */
 	0,	/* No PER visible constraints */
 	asn_MBR_EUICCInfo2_1,
-	18,	/* Elements count */
+	23,	/* Elements count */
 	&asn_SPC_EUICCInfo2_specs_1	/* Additional specs */
 };
 

@@ -20,6 +20,7 @@
 #include "PprIds.h"
 #include "UTF8String.h"
 #include "BIT_STRING.h"
+#include "IpaMode.h"
 #include "SubjectKeyIdentifier.h"
 #include "asn_SEQUENCE_OF.h"
 #include "constr_SEQUENCE_OF.h"
@@ -44,6 +45,7 @@ typedef enum EUICCInfo2__treProperties {
 
 /* Forward declarations */
 struct CertificationDataObject;
+struct IoTSpecificInfo;
 
 /* EUICCInfo2 */
 typedef struct EUICCInfo2 {
@@ -80,6 +82,16 @@ typedef struct EUICCInfo2 {
 		/* Context for parsing across buffer boundaries */
 		asn_struct_ctx_t _asn_ctx;
 	} *additionalEuiccProfilePackageVersions;
+	IpaMode_t	*ipaMode	/* OPTIONAL */;
+	struct EUICCInfo2__euiccCiPKIdListForSigningV3 {
+		A_SEQUENCE_OF(SubjectKeyIdentifier_t) list;
+		
+		/* Context for parsing across buffer boundaries */
+		asn_struct_ctx_t _asn_ctx;
+	} *euiccCiPKIdListForSigningV3;
+	OCTET_STRING_t	*additionalEuiccInfo	/* OPTIONAL */;
+	VersionType_t	*highestSvn	/* OPTIONAL */;
+	struct IoTSpecificInfo	*iotSpecificInfo	/* OPTIONAL */;
 	/*
 	 * This type is extensible,
 	 * possible extensions are below.

@@ -191,7 +191,7 @@ static asn_TYPE_member_t asn_MBR_StoreMetadataRequest_1[] = {
 		0,
 		"profileName"
 		},
-	{ ATF_POINTER, 8, offsetof(struct StoreMetadataRequest, iconType),
+	{ ATF_POINTER, 10, offsetof(struct StoreMetadataRequest, iconType),
 		(ASN_TAG_CLASS_CONTEXT | (19 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_IconType,
@@ -200,7 +200,7 @@ static asn_TYPE_member_t asn_MBR_StoreMetadataRequest_1[] = {
 		0,
 		"iconType"
 		},
-	{ ATF_POINTER, 7, offsetof(struct StoreMetadataRequest, icon),
+	{ ATF_POINTER, 9, offsetof(struct StoreMetadataRequest, icon),
 		(ASN_TAG_CLASS_CONTEXT | (20 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_OCTET_STRING,
@@ -209,7 +209,7 @@ static asn_TYPE_member_t asn_MBR_StoreMetadataRequest_1[] = {
 		0,
 		"icon"
 		},
-	{ ATF_POINTER, 6, offsetof(struct StoreMetadataRequest, profileClass),
+	{ ATF_POINTER, 8, offsetof(struct StoreMetadataRequest, profileClass),
 		(ASN_TAG_CLASS_CONTEXT | (21 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_ProfileClass,
@@ -218,7 +218,7 @@ static asn_TYPE_member_t asn_MBR_StoreMetadataRequest_1[] = {
 		asn_DFL_7_set_2,	/* DEFAULT 2 */
 		"profileClass"
 		},
-	{ ATF_POINTER, 5, offsetof(struct StoreMetadataRequest, notificationConfigurationInfo),
+	{ ATF_POINTER, 7, offsetof(struct StoreMetadataRequest, notificationConfigurationInfo),
 		(ASN_TAG_CLASS_CONTEXT | (22 << 2)),
 		0,
 		&asn_DEF_notificationConfigurationInfo_8,
@@ -227,7 +227,7 @@ static asn_TYPE_member_t asn_MBR_StoreMetadataRequest_1[] = {
 		0,
 		"notificationConfigurationInfo"
 		},
-	{ ATF_POINTER, 4, offsetof(struct StoreMetadataRequest, profileOwner),
+	{ ATF_POINTER, 6, offsetof(struct StoreMetadataRequest, profileOwner),
 		(ASN_TAG_CLASS_CONTEXT | (23 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_OperatorId,
@@ -236,7 +236,7 @@ static asn_TYPE_member_t asn_MBR_StoreMetadataRequest_1[] = {
 		0,
 		"profileOwner"
 		},
-	{ ATF_POINTER, 3, offsetof(struct StoreMetadataRequest, profilePolicyRules),
+	{ ATF_POINTER, 5, offsetof(struct StoreMetadataRequest, profilePolicyRules),
 		(ASN_TAG_CLASS_CONTEXT | (25 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_PprIds,
@@ -245,7 +245,7 @@ static asn_TYPE_member_t asn_MBR_StoreMetadataRequest_1[] = {
 		0,
 		"profilePolicyRules"
 		},
-	{ ATF_POINTER, 2, offsetof(struct StoreMetadataRequest, serviceSpecificDataStoredInEuicc),
+	{ ATF_POINTER, 4, offsetof(struct StoreMetadataRequest, serviceSpecificDataStoredInEuicc),
 		(ASN_TAG_CLASS_CONTEXT | (34 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_VendorSpecificExtension,
@@ -254,7 +254,7 @@ static asn_TYPE_member_t asn_MBR_StoreMetadataRequest_1[] = {
 		0,
 		"serviceSpecificDataStoredInEuicc"
 		},
-	{ ATF_POINTER, 1, offsetof(struct StoreMetadataRequest, serviceSpecificDataNotStoredInEuicc),
+	{ ATF_POINTER, 3, offsetof(struct StoreMetadataRequest, serviceSpecificDataNotStoredInEuicc),
 		(ASN_TAG_CLASS_CONTEXT | (35 << 2)),
 		-1,	/* IMPLICIT tag at current level */
 		&asn_DEF_VendorSpecificExtension,
@@ -262,6 +262,24 @@ static asn_TYPE_member_t asn_MBR_StoreMetadataRequest_1[] = {
 		0,	/* PER is not compiled, use -gen-PER */
 		0,
 		"serviceSpecificDataNotStoredInEuicc"
+		},
+	{ ATF_POINTER, 2, offsetof(struct StoreMetadataRequest, ecallIndication),
+		(ASN_TAG_CLASS_CONTEXT | (123 << 2)),
+		-1,	/* IMPLICIT tag at current level */
+		&asn_DEF_BOOLEAN,
+		0,	/* Defer constraints checking to the member type */
+		0,	/* PER is not compiled, use -gen-PER */
+		0,
+		"ecallIndication"
+		},
+	{ ATF_POINTER, 1, offsetof(struct StoreMetadataRequest, fallbackAllowed),
+		(ASN_TAG_CLASS_CONTEXT | (103 << 2)),
+		-1,	/* IMPLICIT tag at current level */
+		&asn_DEF_BOOLEAN,
+		0,	/* Defer constraints checking to the member type */
+		0,	/* PER is not compiled, use -gen-PER */
+		0,
+		"fallbackAllowed"
 		},
 };
 static const ber_tlv_tag_t asn_DEF_StoreMetadataRequest_tags_1[] = {
@@ -279,16 +297,18 @@ static const asn_TYPE_tag2member_t asn_MAP_StoreMetadataRequest_tag2el_1[] = {
     { (ASN_TAG_CLASS_CONTEXT | (23 << 2)), 7, 0, 0 }, /* profileOwner */
     { (ASN_TAG_CLASS_CONTEXT | (25 << 2)), 8, 0, 0 }, /* profilePolicyRules */
     { (ASN_TAG_CLASS_CONTEXT | (34 << 2)), 9, 0, 0 }, /* serviceSpecificDataStoredInEuicc */
-    { (ASN_TAG_CLASS_CONTEXT | (35 << 2)), 10, 0, 0 } /* serviceSpecificDataNotStoredInEuicc */
+    { (ASN_TAG_CLASS_CONTEXT | (35 << 2)), 10, 0, 0 }, /* serviceSpecificDataNotStoredInEuicc */
+    { (ASN_TAG_CLASS_CONTEXT | (103 << 2)), 12, 0, 0 }, /* fallbackAllowed */
+    { (ASN_TAG_CLASS_CONTEXT | (123 << 2)), 11, 0, 0 } /* ecallIndication */
 };
 static asn_SEQUENCE_specifics_t asn_SPC_StoreMetadataRequest_specs_1 = {
 	sizeof(struct StoreMetadataRequest),
 	offsetof(struct StoreMetadataRequest, _asn_ctx),
 	asn_MAP_StoreMetadataRequest_tag2el_1,
-	11,	/* Count of tags in the map */
+	13,	/* Count of tags in the map */
 	0, 0, 0,	/* Optional elements (not needed) */
-	10,	/* Start extensions */
-	12	/* Stop extensions */
+	12,	/* Start extensions */
+	14	/* Stop extensions */
 };
 asn_TYPE_descriptor_t asn_DEF_StoreMetadataRequest = {
 	"StoreMetadataRequest",
@@ -310,7 +330,7 @@ asn_TYPE_descriptor_t asn_DEF_StoreMetadataRequest = {
 		/sizeof(asn_DEF_StoreMetadataRequest_tags_1[0]), /* 2 */
 	0,	/* No PER visible constraints */
 	asn_MBR_StoreMetadataRequest_1,
-	11,	/* Elements count */
+	13,	/* Elements count */
 	&asn_SPC_StoreMetadataRequest_specs_1	/* Additional specs */
 };
 

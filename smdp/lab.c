@@ -1,0 +1,843 @@
+/* lab.c - the lab context (issue 7) and the hooks the ES9+ bindings call
+ * around each function: read the request into the trace, apply the fault
+ * rules, then record the response, the session's state change, the
+ * checks, and count the metrics. Nothing here changes what a correct
+ * request gets unless a fault rule says so. */
+#include "lab.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define LAB_SWEEP_EVERY 60          /* seconds between retention sweeps */
+
+/* ------------------------------------------------------------------ */
+/* configuration */
+
+static void set_err(char *err, size_t errsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errsz)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+int lab_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > LAB_MAX_NAME)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return 0;
+	return 1;
+}
+
+void lab_config_defaults(struct lab_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->admin_addr, sizeof(c->admin_addr), "127.0.0.1");
+	c->admin_port = 8446;
+	snprintf(c->web_dir, sizeof(c->web_dir), "smdp/web");
+	c->traces = 1;
+	c->trace_keep = 7 * 24 * 3600;
+}
+
+static int copy_opt(char *dst, size_t dstsz, const char *key, const char *value, char *err,
+		    size_t errsz)
+{
+	if (strlen(value) >= dstsz) {
+		set_err(err, errsz, "%s: value longer than %zu characters", key, dstsz - 1);
+		return -1;
+	}
+	snprintf(dst, dstsz, "%s", value);
+	return 0;
+}
+
+int lab_config_set(struct lab_config *c, const char *key, const char *value, char *err,
+		   size_t errsz)
+{
+	char *end;
+	long v;
+
+	if (!strcmp(key, "admin.listen")) {
+		const char *colon = strrchr(value, ':');
+		c->admin_explicit = 1;
+		if (!strcmp(value, "off")) {
+			c->admin_port = -1;
+			return 0;
+		}
+		if (!colon || colon == value || (size_t)(colon - value) >= sizeof(c->admin_addr)) {
+			set_err(err, errsz, "admin.listen: expected ADDR:PORT or off");
+			return -1;
+		}
+		errno = 0;
+		v = strtol(colon + 1, &end, 10);
+		if (errno || *end || v < 0 || v > 65535) {
+			set_err(err, errsz, "admin.listen: bad port '%s'", colon + 1);
+			return -1;
+		}
+		snprintf(c->admin_addr, sizeof(c->admin_addr), "%.*s", (int)(colon - value), value);
+		c->admin_port = (int)v;
+		return 0;
+	}
+	if (!strcmp(key, "admin.cert"))
+		return copy_opt(c->admin_cert, sizeof(c->admin_cert), key, value, err, errsz);
+	if (!strcmp(key, "admin.key"))
+		return copy_opt(c->admin_key, sizeof(c->admin_key), key, value, err, errsz);
+	if (!strcmp(key, "admin.token")) {
+		for (const char *p = value; *p; p++)
+			if (!isgraph((unsigned char)*p)) {
+				set_err(err, errsz, "admin.token: printable characters only");
+				return -1;
+			}
+		return copy_opt(c->admin_token, sizeof(c->admin_token), key, value, err, errsz);
+	}
+	if (!strcmp(key, "admin.token-file"))
+		return copy_opt(c->token_file, sizeof(c->token_file), key, value, err, errsz);
+	if (!strcmp(key, "admin.web"))
+		return copy_opt(c->web_dir, sizeof(c->web_dir), key, value, err, errsz);
+	if (!strcmp(key, "trace")) {
+		if (strcmp(value, "yes") && strcmp(value, "no")) {
+			set_err(err, errsz, "trace: yes or no");
+			return -1;
+		}
+		c->traces = !strcmp(value, "yes");
+		return 0;
+	}
+	if (!strcmp(key, "trace.keep")) {
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno || *end || v < 60 || v > 366L * 24 * 3600) {
+			set_err(err, errsz, "trace.keep: seconds, 60 .. 31622400");
+			return -1;
+		}
+		c->trace_keep = (int)v;
+		return 0;
+	}
+	if (!strncmp(key, "fault.", 6)) {
+		struct fault_rule r;
+		struct lab_cfg_fault *f = NULL;
+
+		if (!lab_name_ok(key + 6)) {
+			set_err(err, errsz, "%s: a rule name is 1..%d of [A-Za-z0-9._-]", key,
+				LAB_MAX_NAME);
+			return -1;
+		}
+		memset(&r, 0, sizeof(r));
+		if (fault_parse(value, &r, err, errsz))
+			return -1;
+		for (size_t i = 0; i < c->n_faults; i++)
+			if (!strcmp(c->faults[i].name, key + 6))
+				f = &c->faults[i];
+		if (!f) {
+			if (c->n_faults == LAB_MAX_CFG_FAULTS) {
+				set_err(err, errsz, "more than %d fault rules in the configuration",
+					LAB_MAX_CFG_FAULTS);
+				return -1;
+			}
+			f = &c->faults[c->n_faults++];
+		}
+		snprintf(f->name, sizeof(f->name), "%s", key + 6);
+		snprintf(f->spec, sizeof(f->spec), "%s", value);
+		return 0;
+	}
+	return 1;
+}
+
+void lab_config_print(const struct lab_config *c, FILE *out)
+{
+	if (c->admin_port < 0)
+		fprintf(out, "admin.listen = off\n");
+	else
+		fprintf(out, "admin.listen = %s:%d\n", c->admin_addr, c->admin_port);
+	fprintf(out, "admin.cert = %s\nadmin.key = %s\n", c->admin_cert, c->admin_key);
+	fprintf(out, "admin.token = %s\n", c->admin_token[0] ? "(set)" : "");
+	fprintf(out, "admin.token-file = %s\nadmin.web = %s\n", c->token_file, c->web_dir);
+	fprintf(out, "trace = %s\ntrace.keep = %d\n", c->traces ? "yes" : "no", c->trace_keep);
+	for (size_t i = 0; i < c->n_faults; i++)
+		fprintf(out, "fault.%s = %s\n", c->faults[i].name, c->faults[i].spec);
+}
+
+void lab_config_usage(FILE *out)
+{
+	fprintf(out,
+		"  admin.listen ADDR:PORT|off admin API + console (HTTPS, default 127.0.0.1:8446)\n"
+		"  admin.cert FILE, admin.key FILE  (default: those of the first ES9+ listener)\n"
+		"  admin.token TOKEN          bearer token of the admin API (default: random,\n"
+		"                             written to admin.token-file, default <db>.admin-token)\n"
+		"  admin.web DIR              console files (default smdp/web)\n"
+		"  trace yes|no               record session traces (default yes)\n"
+		"  trace.keep SECONDS         how long traces are kept (default 604800)\n"
+		"  fault.NAME RULE            a fault rule, e.g. \"function=getBoundProfilePackage\n"
+		"                             attempt=1 action=error status=CC_WRONG\" (see lab.h)\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* context */
+
+struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, size_t errsz)
+{
+	struct lab *lab = calloc(1, sizeof(*lab)), *ret = NULL;
+	int mu_ok = 0;
+
+	if (!lab) {
+		set_err(err, errsz, "out of memory");
+		goto out;
+	}
+	lab->d = d;
+	lab->cfg = *lc;
+	lab->admin_port = -1;
+	if (pthread_mutex_init(&lab->mu, NULL)) {
+		set_err(err, errsz, "cannot create mutex");
+		goto out;
+	}
+	mu_ok = 1;
+	if (!(lab->metrics = metrics_new())) {
+		set_err(err, errsz, "out of memory");
+		goto out;
+	}
+	if (!(lab->store = store_lab_open(d->cfg->db_path, err, errsz)))
+		goto out;
+	for (size_t i = 0; i < lc->n_faults; i++) {
+		struct fault_rule r;
+
+		memset(&r, 0, sizeof(r));
+		if (fault_parse(lc->faults[i].spec, &r, err, errsz))
+			goto out;
+		snprintf(r.name, sizeof(r.name), "%s", lc->faults[i].name);
+		snprintf(r.origin, sizeof(r.origin), "config");
+		r.created = (int64_t)time(NULL);
+		if (store_fault_put(lab->store, &r)) {
+			set_err(err, errsz, "cannot store fault rule %s", r.name);
+			goto out;
+		}
+		log_info("lab: fault rule %s from the configuration: %s", r.name, lc->faults[i].spec);
+	}
+	ret = lab;
+	lab = NULL;
+out:
+	if (lab) {
+		store_lab_close(lab->store);
+		metrics_free(lab->metrics);
+		if (mu_ok)
+			pthread_mutex_destroy(&lab->mu);
+		free(lab);
+	}
+	return ret;
+}
+
+void lab_close(struct lab *lab)
+{
+	if (!lab)
+		return;
+	store_lab_close(lab->store);
+	metrics_free(lab->metrics);
+	pthread_mutex_destroy(&lab->mu);
+	free(lab);
+}
+
+const struct lab_config *lab_cfg(const struct lab *lab)
+{
+	return &lab->cfg;
+}
+
+struct lab_store *lab_store(struct lab *lab)
+{
+	return lab ? lab->store : NULL;
+}
+
+struct lab_metrics *lab_metrics(struct lab *lab)
+{
+	return lab ? lab->metrics : NULL;
+}
+
+int lab_sweep(struct lab *lab, int64_t now)
+{
+	int n;
+
+	if (!lab)
+		return 0;
+	n = store_trace_sweep(lab->store, (now - lab->cfg.trace_keep) * 1000000);
+	pthread_mutex_lock(&lab->mu);
+	lab->last_sweep = now;
+	pthread_mutex_unlock(&lab->mu);
+	if (n > 0)
+		log_info("lab: %d trace rows older than %d s deleted", n, lab->cfg.trace_keep);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* one observed call */
+
+struct lab_call {
+	struct lab *lab;
+	struct smdp *d;
+	enum es9_fn fn;
+	enum lab_binding b;
+	struct timespec t0;             /* CLOCK_MONOTONIC at arrival */
+	int64_t start_us;               /* wall clock at arrival */
+	char txid[LAB_TXID_TEXT];       /* upper-case hex, "" unknown */
+	uint8_t txid_bin[16];
+	size_t txid_len;
+	char eid[SMDP_EID_LEN + 1];
+	char matching_id[SMDP_MAX_MATCHING_ID + 1];
+	int has_matching_id;
+	char profile[SMDP_MAX_ID + 1];
+	int had_session, state_before, close_before;
+	struct lab_event ev[LAB_MAX_EVENTS];
+	size_t n_ev;
+	int faults;                     /* fault events recorded */
+	int answered;                   /* a rule answered in place of the function */
+	int drop, drop_after, expire_after;
+	struct fault_rule act;          /* the acting rule, when any */
+	int has_act;
+	struct bpp_fault bpp;
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Add an event whose detail is the JSON o (consumed). */
+static void add_event(struct lab_call *c, const char *kind, cJSON *o)
+{
+	struct lab_event *e;
+	char *text;
+
+	if (!o)
+		return;
+	if (c->n_ev == LAB_MAX_EVENTS) {
+		cJSON_Delete(o);
+		return;
+	}
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!text)
+		return;
+	e = &c->ev[c->n_ev++];
+	e->time_us = now_us();
+	snprintf(e->kind, sizeof(e->kind), "%s", kind);
+	snprintf(e->function, sizeof(e->function), "%s", fault_fn_name(c->fn));
+	e->detail = text;
+}
+
+static void add_fault_event(struct lab_call *c, const struct fault_rule *r, const char *what)
+{
+	cJSON *o = cJSON_CreateObject();
+	char spec[LAB_MAX_SPEC];
+
+	if (!o)
+		return;
+	fault_format(r, spec, sizeof(spec));
+	cJSON_AddNumberToObject(o, "rule", (double)r->id);
+	cJSON_AddStringToObject(o, "name", r->name);
+	cJSON_AddStringToObject(o, "action", fault_action_name(r->action));
+	cJSON_AddStringToObject(o, "spec", spec);
+	cJSON_AddNumberToObject(o, "attempt", (double)r->seen);
+	cJSON_AddStringToObject(o, "what", what);
+	add_event(c, "fault", o);
+	c->faults++;
+}
+
+static const char *json_str(const cJSON *o, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+/* transactionId as the key of the trace: the hex text, upper case. */
+static void set_txid(struct lab_call *c, const char *hex)
+{
+	uint8_t b[16];
+	int n;
+
+	if (!hex || c->txid[0])
+		return;
+	n = hex_decode(hex, b, sizeof(b));
+	if (n < 1)
+		return;
+	memcpy(c->txid_bin, b, (size_t)n);
+	c->txid_len = (size_t)n;
+	hex_encode(b, (size_t)n, c->txid, sizeof(c->txid));
+}
+
+/* What the request says about the session: transactionId (the PIR's for
+ * handleNotification), and for authenticateClient the EID of CERT.EUICC
+ * and the matchingId of ctxParams1. Read from the decoded request. */
+static void request_keys(struct lab_call *c, const cJSON *req)
+{
+	const cJSON *asr, *s1, *ctx, *pn, *pir;
+
+	set_txid(c, json_str(req, "transactionId"));
+	pn = cJSON_GetObjectItemCaseSensitive(req, "pendingNotification");
+	pir = cJSON_GetObjectItemCaseSensitive(pn, "profileInstallationResultData");
+	set_txid(c, json_str(pir, "transactionId"));
+	asr = cJSON_GetObjectItemCaseSensitive(req, "authenticateServerResponse");
+	if (asr) {
+		const char *eid = json_str(cJSON_GetObjectItemCaseSensitive(asr, "euiccCertificate"),
+					   "serialNumberAttribute");
+		const char *mid;
+
+		s1 = cJSON_GetObjectItemCaseSensitive(asr, "euiccSigned1");
+		ctx = cJSON_GetObjectItemCaseSensitive(s1, "ctxParamsForCommonAuthentication");
+		mid = json_str(ctx, "matchingId");
+		if (eid)
+			snprintf(c->eid, sizeof(c->eid), "%s", eid);
+		if (mid) {
+			snprintf(c->matching_id, sizeof(c->matching_id), "%s", mid);
+			c->has_matching_id = 1;
+		}
+	}
+}
+
+/* The session of the call as stored now. 1 found, 0 not. */
+static int load_session(struct lab_call *c, struct session *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (!c->txid_len || !c->d->store)
+		return 0;
+	return store_session_get(c->d->store, c->txid_bin, c->txid_len, s) == 1;
+}
+
+/* Make the call's session expire now (the expiry check of es9p.c then
+ * closes it and answers 8.10.1/3.9, as for a real timeout). 0 / -1. */
+static int expire_session(struct lab_call *c)
+{
+	struct session s;
+	int rc = -1;
+
+	if (load_session(c, &s)) {
+		s.expires = (int64_t)time(NULL) - 1;
+		rc = store_session_update(c->d->store, &s);
+	}
+	session_free(&s);
+	return rc;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Evaluate the rules for this call: count attempts, apply delays, pick the
+ * acting rule. */
+static void eval_faults(struct lab_call *c)
+{
+	struct fault_rule *rules = calloc(LAB_MAX_FAULTS, sizeof(*rules));
+	long delay = 0;
+	int n;
+
+	if (!rules)
+		return;
+	n = store_fault_list(c->lab->store, rules, LAB_MAX_FAULTS);
+	for (int i = 0; i < n; i++) {
+		struct fault_rule *r = &rules[i];
+		int64_t seen;
+
+		if (!fault_matches(r, c->fn, c->eid[0] ? c->eid : NULL, c->matching_id,
+				   c->has_matching_id))
+			continue;
+		seen = store_fault_seen(c->lab->store, r->id);
+		if (seen < 0 || (r->attempt && seen != r->attempt))
+			continue;
+		r->seen = seen;
+		if (r->action == FA_DELAY) {
+			long ms = r->ms;
+			if (delay + ms > LAB_MAX_DELAY_MS)
+				ms = LAB_MAX_DELAY_MS - delay;
+			delay += ms;
+			add_fault_event(c, r, "delayed the call");
+		} else if (c->has_act) {
+			add_fault_event(c, r, "matched, but an earlier rule acts on this call");
+			continue;
+		} else {
+			c->act = *r;
+			c->has_act = 1;
+		}
+		store_fault_fired(c->lab->store, r->id);
+		metrics_fault(c->lab->metrics, r->action);
+		log_info("lab: fault %s (%s) on %s%s%s", r->name, fault_action_name(r->action),
+			 fault_fn_name(c->fn), c->txid[0] ? " of " : "", c->txid);
+	}
+	free(rules);
+	if (delay > 0)
+		sleep_ms(delay);
+	if (!c->has_act)
+		return;
+	switch (c->act.action) {
+	case FA_ERROR:
+		c->answered = 1;
+		add_fault_event(c, &c->act, "answered with the rule's error; the function did not run");
+		break;
+	case FA_DROP:
+		c->answered = c->drop = 1;
+		add_fault_event(c, &c->act, "closed the connection without answering; the function "
+				"did not run");
+		break;
+	case FA_DROP_AFTER:
+		c->drop_after = 1;
+		add_fault_event(c, &c->act, "the function runs, its answer is discarded");
+		break;
+	case FA_EXPIRE:
+		if (c->fn == ES9_INITIATE_AUTH) {
+			c->expire_after = 1;
+			add_fault_event(c, &c->act, "the new session expires as soon as it is created");
+		} else if (expire_session(c) == 0) {
+			add_fault_event(c, &c->act, "session expired before the function ran");
+		} else {
+			add_fault_event(c, &c->act, "not applied: no stored session for this "
+					"transactionId");
+		}
+		break;
+	default:
+		c->bpp.kind = fault_bpp_kind(c->act.action);
+		c->bpp.segment = c->act.segment;
+		break;
+	}
+}
+
+struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
+				enum lab_binding b, const struct http_request *rq)
+{
+	struct lab_call *c;
+	struct session s;
+	cJSON *req, *ev;
+
+	if (!lab || (int)fn < 0 || fn >= ES9_FN_COUNT)
+		return NULL;
+	if (!(c = calloc(1, sizeof(*c))))
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	c->start_us = now_us();
+	c->lab = lab;
+	c->d = d;
+	c->fn = fn;
+	c->b = b;
+	req = trace_request(fn, b, rq->body, rq->body_len);
+	if (req)
+		request_keys(c, req);
+	if ((c->had_session = load_session(c, &s))) {
+		c->state_before = s.state;
+		c->close_before = s.close_reason;
+		if (!c->eid[0])
+			snprintf(c->eid, sizeof(c->eid), "%s", s.eid);
+		if (!c->has_matching_id && (s.matching_id[0] || s.state >= SESSION_CLIENT_AUTHED)) {
+			/* an empty stored matchingId after authenticateClient: absent or "" */
+			snprintf(c->matching_id, sizeof(c->matching_id), "%s", s.matching_id);
+			c->has_matching_id = s.matching_id[0] != '\0';
+		}
+		snprintf(c->profile, sizeof(c->profile), "%s", s.profile_id);
+	}
+	session_free(&s);
+	if (lab->cfg.traces && (ev = cJSON_CreateObject())) {
+		cJSON_AddStringToObject(ev, "binding", b == LAB_JSON ? "json" : "asn1");
+		cJSON_AddStringToObject(ev, "method", rq->method ? rq->method : "");
+		cJSON_AddStringToObject(ev, "path", rq->path ? rq->path : "");
+		cJSON_AddNumberToObject(ev, "bytes", (double)rq->body_len);
+		if (req)
+			cJSON_AddItemToObject(ev, "body", req);
+		req = NULL;
+		add_event(c, "request", ev);
+		if (c->n_ev)
+			c->ev[c->n_ev - 1].time_us = c->start_us;   /* when it arrived */
+	}
+	cJSON_Delete(req);
+	eval_faults(c);
+	return c;
+}
+
+int lab_call_answer(struct lab_call *c, struct http_response *rs)
+{
+	if (!c || !c->answered)
+		return 0;
+	if (c->drop) {
+		buf_free(&rs->body);
+		rs->status = 500;
+		rs->drop = 1;
+		return 1;
+	}
+	if (fault_answer(&c->act, c->fn, c->b, rs)) {
+		/* cannot build the error: fall back to dropping, still a fault */
+		rs->status = 500;
+		rs->drop = 1;
+	}
+	return 1;
+}
+
+struct bpp_fault *lab_call_bpp_fault(struct lab_call *c)
+{
+	return (c && c->bpp.kind != BPP_FAULT_NONE) ? &c->bpp : NULL;
+}
+
+/* Outcome text of the summary. */
+static void outcome_text(const struct lab_call *c, int st, const char *subject, const char *reason,
+			 char *out, size_t outsz)
+{
+	if (c->drop || c->drop_after)
+		snprintf(out, outsz, "dropped (fault %.40s)", c->act.name);
+	else if (st == RSP_OK)
+		snprintf(out, outsz, "ok");
+	else if (st < 0)
+		snprintf(out, outsz, "no ES9+ answer");
+	else
+		snprintf(out, outsz, "failed %s/%s%s", subject, reason,
+			 c->answered ? " (injected)" : "");
+}
+
+void lab_call_end(struct lab_call *c, struct http_response *rs)
+{
+	struct timespec t1;
+	struct session s;
+	struct lab_tx_summary sum;
+	char subject[16], reason[16];
+	double secs;
+	int st, have_after = 0;
+	cJSON *o, *resp = NULL;
+
+	if (!c)
+		return;
+	memset(&s, 0, sizeof(s));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - c->t0.tv_sec) + (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9;
+	st = rs->drop ? -1 : trace_status(c->fn, c->b, rs->status, rs->body.p, rs->body.len,
+					   subject, reason);
+	if (st < 0)
+		subject[0] = reason[0] = '\0';
+	if (c->lab->cfg.traces || c->fn == ES9_INITIATE_AUTH)
+		resp = rs->drop ? NULL : trace_response(c->fn, c->b, rs->status, rs->body.p,
+							rs->body.len);
+	/* initiateAuthentication: the transaction starts with the answer */
+	if (resp)
+		set_txid(c, json_str(resp, "transactionId"));
+	if (c->drop_after) {
+		rs->drop = 1;
+		buf_free(&rs->body);
+	}
+	if (c->expire_after && expire_session(c))
+		add_fault_event(c, &c->act, "not applied: initiateAuthentication created no session");
+
+	/* the response */
+	if (c->lab->cfg.traces && (o = cJSON_CreateObject())) {
+		if (c->drop || c->drop_after)
+			cJSON_AddStringToObject(o, "delivered", "no: connection closed without an "
+						"answer");
+		cJSON_AddNumberToObject(o, "http", rs->drop ? 0 : rs->status);
+		cJSON_AddNumberToObject(o, "durationMs", secs * 1000.0);
+		if (resp)
+			cJSON_AddItemToObject(o, c->drop_after ? "discardedBody" : "body", resp);
+		resp = NULL;
+		add_event(c, "response", o);
+	}
+	cJSON_Delete(resp);
+
+	/* the BPP corruption, as bpp.c reports it */
+	if (c->bpp.kind != BPP_FAULT_NONE) {
+		if (c->bpp.applied) {
+			add_fault_event(c, &c->act, c->bpp.detail);
+		} else {
+			char why[160];
+			snprintf(why, sizeof(why), "not applied%s%s", c->bpp.detail[0] ? ": " : "",
+				 c->bpp.detail[0] ? c->bpp.detail : " (no BPP built: es9p.c does not "
+				 "pass es9_gbpp_req.fault to bpp_build, or the call failed first)");
+			add_fault_event(c, &c->act, why);
+			log_warn("lab: fault %s on getBoundProfilePackage was not applied",
+				 c->act.name);
+		}
+	}
+
+	/* the session's state change */
+	if ((have_after = load_session(c, &s))) {
+		if (!c->eid[0])
+			snprintf(c->eid, sizeof(c->eid), "%s", s.eid);
+		if (!c->matching_id[0])
+			snprintf(c->matching_id, sizeof(c->matching_id), "%s", s.matching_id);
+		snprintf(c->profile, sizeof(c->profile), "%s", s.profile_id);
+		/* a corrupted BPP must never be offered again as a binding */
+		if (c->bpp.applied && s.eid[0] && s.profile_id[0])
+			store_binding_delete(c->d->store, s.eid, s.profile_id);
+	}
+	if (have_after && (!c->had_session || (int)s.state != c->state_before ||
+			   s.close_reason != c->close_before)) {
+		if ((o = cJSON_CreateObject())) {
+			cJSON_AddStringToObject(o, "from", c->had_session ?
+						trace_state_name(c->state_before) : "none");
+			cJSON_AddStringToObject(o, "to", trace_state_name(s.state));
+			if (s.state == SESSION_CLOSED)
+				cJSON_AddStringToObject(o, "closeReason", trace_close_name(s.close_reason));
+			add_event(c, "state", o);
+		}
+		if (s.state == SESSION_CLOSED && s.close_reason != CLOSE_NONE)
+			metrics_download(c->lab->metrics, trace_close_name(s.close_reason));
+	}
+
+	/* the checks the function made */
+	if ((o = cJSON_CreateObject())) {
+		cJSON *arr = cJSON_AddArrayToObject(o, "checks");
+		if (c->answered)
+			cJSON_AddStringToObject(o, "note", "none: the answer was injected by a fault rule");
+		else if (st < 0 && !c->drop_after)
+			cJSON_AddStringToObject(o, "note", "none: the call got no ES9+ answer");
+		else if (arr)
+			trace_checks(c->fn, c->drop_after ? RSP_OK : (enum rsp_status)st, arr);
+		if (c->lab->cfg.traces)
+			add_event(c, "check", o);
+		else
+			cJSON_Delete(o);
+	}
+	metrics_call(c->lab->metrics, c->fn, secs, subject, reason);
+
+	/* into the store */
+	memset(&sum, 0, sizeof(sum));
+	if (c->txid[0])
+		snprintf(sum.txid, sizeof(sum.txid), "%s", c->txid);
+	else
+		snprintf(sum.txid, sizeof(sum.txid), "none-%lld", (long long)c->start_us);
+	for (size_t i = 0; i < c->n_ev; i++)
+		snprintf(c->ev[i].txid, sizeof(c->ev[i].txid), "%s", sum.txid);
+	sum.started_us = c->start_us;
+	sum.updated_us = now_us();
+	snprintf(sum.eid, sizeof(sum.eid), "%s", c->eid);
+	snprintf(sum.matching_id, sizeof(sum.matching_id), "%s", c->matching_id);
+	snprintf(sum.profile, sizeof(sum.profile), "%s", c->profile);
+	snprintf(sum.last_function, sizeof(sum.last_function), "%s", fault_fn_name(c->fn));
+	outcome_text(c, st, subject, reason, sum.outcome, sizeof(sum.outcome));
+	if (have_after && s.state == SESSION_CLOSED && st == RSP_OK)
+		snprintf(sum.outcome, sizeof(sum.outcome), "%s", trace_close_name(s.close_reason));
+	sum.calls = 1;
+	sum.faults = c->faults;
+	if (c->lab->cfg.traces && store_trace_add(c->lab->store, c->ev, c->n_ev, &sum))
+		log_warn("lab: could not store the trace of %s", sum.txid);
+	session_free(&s);
+	for (size_t i = 0; i < c->n_ev; i++)
+		cJSON_free(c->ev[i].detail);
+	{
+		int64_t now = (int64_t)time(NULL), last;
+		pthread_mutex_lock(&c->lab->mu);
+		last = c->lab->last_sweep;
+		if (now - last >= LAB_SWEEP_EVERY)
+			c->lab->last_sweep = now;   /* one thread sweeps */
+		pthread_mutex_unlock(&c->lab->mu);
+		if (now - last >= LAB_SWEEP_EVERY)
+			lab_sweep(c->lab, now);
+	}
+	free(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* traces as JSON (console, CLI) */
+
+static void iso_us(int64_t us, char *out, size_t outsz)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+	char s[24];
+
+	gmtime_r(&t, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outsz, "%.20s.%06lldZ", s, (long long)(us % 1000000));
+}
+
+cJSON *lab_summary_json(const struct lab_tx_summary *s)
+{
+	cJSON *o = cJSON_CreateObject();
+	char t[40];
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "transactionId", s->txid);
+	iso_us(s->started_us, t, sizeof(t));
+	cJSON_AddStringToObject(o, "started", t);
+	iso_us(s->updated_us, t, sizeof(t));
+	cJSON_AddStringToObject(o, "updated", t);
+	cJSON_AddStringToObject(o, "eid", s->eid);
+	cJSON_AddStringToObject(o, "matchingId", s->matching_id);
+	cJSON_AddStringToObject(o, "profile", s->profile);
+	cJSON_AddStringToObject(o, "lastFunction", s->last_function);
+	cJSON_AddStringToObject(o, "outcome", s->outcome);
+	cJSON_AddNumberToObject(o, "calls", s->calls);
+	cJSON_AddNumberToObject(o, "faults", s->faults);
+	if (s->has_session) {
+		cJSON_AddStringToObject(o, "state", trace_state_name(s->state));
+		if (s->state == SESSION_CLOSED)
+			cJSON_AddStringToObject(o, "closeReason", trace_close_name(s->close_reason));
+		cJSON_AddBoolToObject(o, "live", s->state < SESSION_CLOSED &&
+				      s->expires >= (int64_t)time(NULL));
+	} else {
+		cJSON_AddStringToObject(o, "state", "gone");
+		cJSON_AddBoolToObject(o, "live", 0);
+	}
+	return o;
+}
+
+struct events_arg {
+	cJSON *arr;
+	int64_t t0;
+};
+
+static void event_cb(void *arg, const struct lab_event *e)
+{
+	struct events_arg *a = arg;
+	cJSON *d = lab_json_depth_ok((const uint8_t *)e->detail, strlen(e->detail),
+				     LAB_MAX_TRACE_DEPTH) ? cJSON_Parse(e->detail) : NULL;
+	cJSON *o = cJSON_CreateObject(), *it;
+	char t[40];
+
+	if (!o || !d) {
+		cJSON_Delete(d);
+		cJSON_Delete(o);
+		return;
+	}
+	if (!a->t0)
+		a->t0 = e->time_us;
+	iso_us(e->time_us, t, sizeof(t));
+	cJSON_AddStringToObject(o, "time", t);
+	cJSON_AddNumberToObject(o, "ms", (double)(e->time_us - a->t0) / 1000.0);
+	cJSON_AddStringToObject(o, "kind", e->kind);
+	cJSON_AddStringToObject(o, "function", e->function);
+	while ((it = d->child)) {
+		cJSON_DetachItemViaPointer(d, it);
+		cJSON_AddItemToObject(o, it->string, it);
+	}
+	cJSON_Delete(d);
+	cJSON_AddItemToArray(a->arr, o);
+}
+
+cJSON *lab_trace_json(struct lab_store *ls, const char *txid)
+{
+	struct lab_tx_summary s;
+	struct events_arg a = { NULL, 0 };
+	cJSON *o = NULL;
+
+	if (store_trace_get(ls, txid, &s) != 1)
+		return NULL;
+	if (!(o = cJSON_CreateObject()))
+		return NULL;
+	cJSON_AddItemToObject(o, "transaction", lab_summary_json(&s));
+	if (!(a.arr = cJSON_AddArrayToObject(o, "events")) ||
+	    store_trace_each(ls, txid, event_cb, &a)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}

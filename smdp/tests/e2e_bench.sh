@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# e2e_bench.sh - smoke test of the benchmark (build/smdp-bench, issue 8): a
+# few seconds against build/smdp on loopback. Checks that each mode runs and
+# reports sane, self-consistent fields, that what it counted agrees with the
+# server's own database (sqlite3 CLI) and with the protocol (four ES9+ calls
+# per download), that the ratio to the crypto floor is computed, and that
+# failures are reported as failures. It never asserts on speed.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+SMDP=$BUILD/smdp
+BENCH=$BUILD/smdp-bench
+PORT_NIST=${E2E_BENCH_PORT:-18560}
+PORT_BRP=$((PORT_NIST + 1))
+PORT_DEAD=$((PORT_NIST + 2))   # nothing listens there
+FQDN=testsmdpplus1.example.com
+P=TS48v1_A
+tmp=$(mktemp -d)
+pass=0
+fail=0
+pid=
+
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+check() {   # check DESCRIPTION COMMAND...
+	local d=$1; shift
+	if "$@"; then pass=$((pass + 1)); echo "ok - $d"
+	else fail=$((fail + 1)); echo "not ok - $d"; fi
+}
+
+# num FILE REGEX: the number captured by REGEX's first group in FILE
+num() { sed -nE "s/.*$2.*/\1/p" "$1" | head -n1; }
+# awk-evaluated condition, true/false as exit status
+cond() { awk "BEGIN { exit !($1) }"; }
+field_is() {   # field_is FILE REGEX EXPECTED
+	local v; v=$(num "$1" "$2")
+	[ "$v" = "$3" ] && return 0
+	echo "    /$2/ is '$v', expected '$3'"; return 1
+}
+
+: >"$tmp/server.log"
+"$SMDP" --db "$tmp/b.db" --listen.nist 127.0.0.1:$PORT_NIST \
+	--listen.brainpool 127.0.0.1:$PORT_BRP --threads 16 >"$tmp/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+	grep -q "listening on.*$PORT_BRP" "$tmp/server.log" && break
+	sleep 0.1
+done
+check "server started" grep -q "listening on.*$PORT_BRP" "$tmp/server.log"
+
+# --- usage ---
+"$BENCH" --help >"$tmp/help" 2>&1
+check "--help exits 0 and names the three modes" grep -q "run|floor|inflight" "$tmp/help"
+"$BENCH" run --concurrency 0 >/dev/null 2>&1
+check "--concurrency 0 is a usage error (64)" test $? -eq 64
+"$BENCH" sprint >/dev/null 2>&1
+check "an unknown mode is a usage error (64)" test $? -eq 64
+
+# --- floor: counts from es9p.c/bpp.c/pki.c, sizes from the profile file ---
+"$BENCH" floor --pki certs/sgp26-nist --profile $P --floor-time 0.2 >"$tmp/floor.json" \
+	2>"$tmp/floor.err"
+check "floor exits 0" test $? -eq 0
+check "floor counts 3 signatures and 5 verifications per download" \
+	grep -q '"signs":3,"verifies":5' "$tmp/floor.json"
+check "floor profile_bytes is the size of profiles/$P.der" \
+	field_is "$tmp/floor.json" '"profile_bytes":([0-9]+)' "$(wc -c <profiles/$P.der)"
+bsp=$(num "$tmp/floor.json" '"bsp_bytes":([0-9]+)')
+check "the BSP covers at least the whole profile" cond "${bsp:-0} >= $(wc -c <profiles/$P.der)"
+fl=$(num "$tmp/floor.json" '"floor_ms":([0-9.]+)')
+sign=$(num "$tmp/floor.json" '"sign":([0-9.]+)')
+ver=$(num "$tmp/floor.json" '"verify":([0-9.]+)')
+check "floor is positive and at least 3 signs + 5 verifies of its own breakdown (-20%)" \
+	cond "${fl:-0} > 0 && ${fl:-0} * 1000 >= 0.8 * (3 * ${sign:-0} + 5 * ${ver:-0})"
+
+# --- run, NIST: 2 connections, 10 counted downloads ---
+"$BENCH" run --connect 127.0.0.1:$PORT_NIST --fqdn $FQDN --pki certs/sgp26-nist --profile $P \
+	--concurrency 2 --count 10 --server-pid $pid --floor-time 0.2 --csv "$tmp/r.csv" \
+	>"$tmp/run.json" 2>"$tmp/run.err"
+check "run exits 0" test $? -eq 0
+check "run made exactly 10 downloads, no errors" \
+	grep -q '"downloads":10,"errors":0,"warmup_errors":0' "$tmp/run.json"
+for fn in initiateAuthentication authenticateClient getBoundProfilePackage handleNotification; do
+	check "10 timed $fn calls (one per download)" \
+		field_is "$tmp/run.json" "\"$fn\":\\{\"n\":([0-9]+)" 10
+done
+check "10 download latencies" field_is "$tmp/run.json" '"download":\{"n":([0-9]+)' 10
+check "no call outside the four functions" field_is "$tmp/run.json" '"other":\{"n":([0-9]+)' 0
+p50=$(num "$tmp/run.json" '"download":\{[^}]*"p50":([0-9.]+)')
+p95=$(num "$tmp/run.json" '"download":\{[^}]*"p95":([0-9.]+)')
+p99=$(num "$tmp/run.json" '"download":\{[^}]*"p99":([0-9.]+)')
+max=$(num "$tmp/run.json" '"download":\{[^}]*"max":([0-9.]+)')
+check "download percentiles ordered 0 < p50 <= p95 <= p99 <= max" \
+	cond "${p50:-0} > 0 && $p50 <= ${p95:-0} && $p95 <= ${p99:-0} && $p99 <= ${max:-0}"
+ia=$(num "$tmp/run.json" '"initiateAuthentication":\{[^}]*"p50":([0-9.]+)')
+check "a call is shorter than a whole download (p50)" cond "${ia:-0} > 0 && $ia < $p50"
+cpu=$(num "$tmp/run.json" '"server":\{[^}]*"cpu_s":([0-9.]+)')
+per=$(num "$tmp/run.json" '"cpu_ms_per_op":([0-9.]+),"cpu_util"')
+rfl=$(num "$tmp/run.json" '"floor_ms":([0-9.]+)')
+ratio=$(num "$tmp/run.json" '"ratio":([0-9.]+)')
+check "server CPU was measured (> 0 s)" cond "${cpu:-0} > 0"
+check "server CPU per download = CPU / 10 downloads" \
+	cond "${per:-0} > 0 && (${per:-0} - $cpu * 100) ^ 2 < 0.01 * ${per:-0} ^ 2"
+check "ratio = server CPU per download / floor (within 1%)" \
+	cond "${rfl:-0} > 0 && ${ratio:-0} > 0 && (${ratio:-0} - $per / $rfl) ^ 2 < 0.0001 * ${ratio:-0} ^ 2"
+hwm=$(num "$tmp/run.json" '"hwm_kb":([0-9]+)')
+rss=$(num "$tmp/run.json" '"rss_kb_after":([0-9]+)')
+check "peak RSS >= RSS > 0" cond "${rss:-0} > 0 && ${hwm:-0} >= $rss"
+check "server threads read from /proc (>= 16 workers)" \
+	cond "$(num "$tmp/run.json" '"threads":([0-9]+)') >= 16"
+# the server's own record: 2 warm-up + 10 counted downloads, each ending
+# with a verified ProfileInstallationResult
+check "the server stored 12 verified PIRs" \
+	test "$(sqlite3 "$tmp/b.db" 'select count(*) from notifications where verified = 1')" = 12
+check "CSV has a header and one row of 31 columns" \
+	test "$(awk -F, 'NF == 31' "$tmp/r.csv" | wc -l)" = 2
+
+# --- run, brainpool, 3 downloads; the same CSV gets a second row ---
+"$BENCH" run --connect 127.0.0.1:$PORT_BRP --fqdn $FQDN --pki certs/sgp26-brp --profile $P \
+	--count 3 --server-pid $pid --floor-time 0.2 --csv "$tmp/r.csv" >"$tmp/brp.json" \
+	2>"$tmp/brp.err"
+check "brainpool run: 3 downloads, no errors" grep -q '"downloads":3,"errors":0' "$tmp/brp.json"
+check "brainpool run reports curve brainpool and a ratio" \
+	grep -qE '"curve":"brainpool".*"ratio":[0-9.]*[1-9]' "$tmp/brp.json"
+check "CSV: one header, two rows" \
+	test "$(grep -c '^curve,' "$tmp/r.csv"),$(wc -l <"$tmp/r.csv")" = "1,3"
+
+# --- in flight: sessions started and left open ---
+before=$(sqlite3 "$tmp/b.db" 'select count(*) from sessions where state = 1')
+"$BENCH" inflight --connect 127.0.0.1:$PORT_NIST --fqdn $FQDN --pki certs/sgp26-nist \
+	--count 40 --concurrency 2 --server-pid $pid >"$tmp/inf.json" 2>"$tmp/inf.err"
+check "inflight exits 0 with 40 sessions, no errors" \
+	grep -q '"sessions":40,"errors":0' "$tmp/inf.json"
+after=$(sqlite3 "$tmp/b.db" 'select count(*) from sessions where state = 1')
+check "42 more sessions left in state AUTH_STARTED (40 + 2 warm-up)" \
+	test "$((after - before))" = 42
+check "inflight: only initiateAuthentication was called" \
+	field_is "$tmp/inf.json" '"authenticateClient":\{"n":([0-9]+)' 0
+check "inflight samples RSS as sessions accumulate (>= 2 points)" \
+	grep -qE '"rss_kb_by_sessions":\[\[0,[0-9]+\],\[[0-9]+,[0-9]+\]' "$tmp/inf.json"
+
+# --- failures are reported, not counted as downloads ---
+"$BENCH" run --connect 127.0.0.1:$PORT_NIST --fqdn $FQDN --pki certs/sgp26-nist \
+	--profile NoSuchProfile --count 2 --floor-ms 1 >"$tmp/bad.json" 2>"$tmp/bad.err"
+check "unknown matchingId: exit 1" test $? -eq 1
+check "unknown matchingId: 0 downloads, errors counted" \
+	grep -qE '"downloads":0,"errors":[1-9]' "$tmp/bad.json"
+check "unknown matchingId: first error is authenticateClient 8.2.6/3.8 (SGP.22 5.6.3)" \
+	grep -q '"first_error":"authenticateClient failed 8.2.6/3.8' "$tmp/bad.json"
+timeout 60 "$BENCH" run --connect 127.0.0.1:$PORT_DEAD --fqdn $FQDN --pki certs/sgp26-nist \
+	--duration 1 --floor-ms 1 >"$tmp/dead.json" 2>"$tmp/dead.err"
+check "no server: exit 1" test $? -eq 1
+check "no server: transport error reported" grep -q '"downloads":0.*"first_error":".*transport' \
+	"$tmp/dead.json"
+
+check "server still running" kill -0 $pid
+kill $pid; wait $pid 2>/dev/null; pid=
+check "no sanitizer report in the server log" \
+	bash -c "! grep -E 'Sanitizer|runtime error' $tmp/server.log"
+check "no sanitizer report from smdp-bench" \
+	bash -c "! cat $tmp/*.err | grep -E 'Sanitizer|runtime error'"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
