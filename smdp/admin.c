@@ -40,6 +40,10 @@ static const char usage_text[] =
 "                             cancelOrder (default final state Available)\n"
 "  ac ICCID                   print the activation code of a confirmed order\n"
 "  notifications              undelivered operator notifications per operator\n"
+"  personalize --help         instances of a template profile (ICCID, IMSI, Ki,\n"
+"                             OPc, ...); those written into the profiles\n"
+"                             directory are registered as Available, pool = the\n"
+"                             template's name\n"
 "\n"
 "Exit status: 0 done, 2 refused (the line 'error: <subject>/<reason> ...' gives\n"
 "the SGP.22 code), 1 could not run, 64 usage.\n";
@@ -208,6 +212,52 @@ static int cmd_import(struct admin *a, const struct cmd_opts *o)
 out:
 	buf_free(&upp);
 	return rc;
+}
+
+/* personalize: each instance written into the profiles directory is
+ * registered in the inventory as Available, in the pool named after its
+ * template (issue: instances "stored in the profile inventory"). Instances
+ * written elsewhere are left for a later `import`. */
+static int register_instance(void *arg, const struct perso_instance *in)
+{
+	struct admin *a = arg;
+	char dir[PATH_MAX], want[PATH_MAX], got[PATH_MAX];
+	char *slash;
+	enum rsp_status st;
+
+	snprintf(dir, sizeof(dir), "%s", in->path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (!realpath(a->cfg.profiles_dir, want) || !realpath(dir, got) || strcmp(want, got)) {
+		printf("note: %s is outside the profiles directory %s: not registered\n", in->path,
+		       a->cfg.profiles_dir);
+		return 0;
+	}
+	if (!a->d.store) {   /* opened only when an instance is to be registered */
+		char err[512];
+		a->d.store = store_open(a->cfg.db_path, err, sizeof(err));
+		if (!a->d.store) {
+			printf("error: database: %s\n", err);
+			return -1;
+		}
+	}
+	st = orders_import(&a->d, in->iccid, in->id, in->template_id);
+	if (st) {
+		printf("error: registering ICCID %s: %s\n", in->iccid, rsp_status_info(st)->message);
+		return -1;
+	}
+	printf("registered ICCID %s (%s) in pool %s: Available\n", in->iccid, in->id,
+	       in->template_id);
+	return 0;
+}
+
+static int cmd_personalize(struct admin *a, int argc, char **argv)
+{
+	a->d.cfg = &a->cfg;
+	return personalize_run(argc, argv, register_instance, a);
 }
 
 struct list_ctx {
@@ -480,7 +530,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!strcmp(argv[i], "personalize")) {  /* own options: personalize.c */
-		rc = personalize_main(argc - i, argv + i);
+		rc = cmd_personalize(a, argc - i, argv + i);
 		goto out;
 	}
 	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)

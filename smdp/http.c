@@ -227,6 +227,9 @@ static const char *log_safe(const char *s, char *out, size_t outsz)
 	return out;
 }
 
+/* Oversized bodies up to this size are read and dropped before the 413. */
+#define HTTP_DRAIN_MAX (4 * 1024 * 1024)
+
 /* Read the request body into a NUL-terminated heap buffer. Returns 0, or the
  * HTTP status to answer with (400 truncated, 411 no length, 413 too large). */
 static int read_body(struct mg_connection *conn, const struct mg_request_info *ri,
@@ -241,6 +244,15 @@ static int read_body(struct mg_connection *conn, const struct mg_request_info *r
 	*out_len = 0;
 	if (ri->content_length >= 0) {
 		if ((unsigned long long)ri->content_length > max_body) {
+			/* Read and drop a moderately oversized body before the 413:
+			 * closing with unread data makes TCP reset the connection,
+			 * and the client may lose the answer. Larger ones are cut. */
+			if ((unsigned long long)ri->content_length <= HTTP_DRAIN_MAX) {
+				char sink[4096];
+				long long left = ri->content_length;
+				while (left > 0 && (r = mg_read(conn, sink, sizeof(sink))) > 0)
+					left -= r;
+			}
 			st = 413;
 			goto out;
 		}

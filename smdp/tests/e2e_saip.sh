@@ -77,7 +77,8 @@ mkdir -p "$tmp/tmpl" "$tmp/profiles"
 cp "$TEMPLATE" "$tmp/tmpl/Lab.der"
 printf '{"serviceProviderName": "E2E Operator", "profileName": "E2E Lab profile",\n "profileClass": "operational"}\n' \
 	>"$tmp/tmpl/Lab.json"
-"$ADMIN" personalize --template "$tmp/tmpl/Lab.der" --count 3 --iccid 8949449999000000001 \
+"$ADMIN" --db "$tmp/inv.db" --profiles "$tmp/profiles" personalize \
+	--template "$tmp/tmpl/Lab.der" --count 3 --iccid 8949449999000000001 \
 	--imsi 001019990000001 --out "$tmp/profiles" --export "$tmp/keys.csv" --pin1 random \
 	--adm1 random >"$tmp/admin.log" 2>&1
 rc=$?
@@ -85,6 +86,10 @@ check "smdp-admin personalize --count 3 exits 0" test $rc -eq 0
 [ $rc -eq 0 ] || sed 's/^/    /' "$tmp/admin.log"
 check "export has a header and 3 lines" test "$(wc -l <"$tmp/keys.csv" 2>/dev/null)" = 4
 check "export is readable by its owner only" test "$(stat -c %a "$tmp/keys.csv" 2>/dev/null)" = 600
+n=$(sqlite3 "$tmp/inv.db" "select count(*) from profiles where type='Lab'" 2>&1)
+check "the 3 instances are in the inventory, pool Lab ($n)" test "$n" = 3
+check "smdp-admin list shows them" test "$("$ADMIN" --db "$tmp/inv.db" --profiles "$tmp/profiles" \
+	list 2>/dev/null | grep -c 'Available *Lab ')" = 3
 
 ids=()
 while IFS=, read -r iccid imsi ki opc algo pin1 adm1; do
