@@ -43,8 +43,14 @@ RPATH_TEST  := -Wl,-rpath,'$$ORIGIN/..'
 .PHONY: all deps run test test-asan clean asn1
 # keep objects of test programs between runs
 .SECONDARY:
-all: deps $(BUILD)/smdp $(BUILD)/smdp-client $(BUILD)/smdp-admin \
+all: deps key-perms $(BUILD)/smdp $(BUILD)/smdp-client $(BUILD)/smdp-admin \
 	$(TEST_TOOLS:%=$(BUILD)/test-tools/%) $(BUILD)/smdp-pki $(TESTS:%=$(BUILD)/tests/%)
+
+# git keeps no mode 0600: smdp refuses private keys that group or others
+# may read (README, "Hostile clients and secrets"), so a fresh clone fixes them.
+.PHONY: key-perms
+key-perms:
+	@chmod go-rwx certs/*/*.key.pem certs/*/euicc/*.key.pem
 
 # Install what is missing (Debian 12); quiet when everything is there.
 deps:

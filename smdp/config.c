@@ -10,7 +10,7 @@
 #include <strings.h>
 
 enum opt_kind { OPT_STR, OPT_INT, OPT_BOOL, OPT_LISTEN, OPT_LCERT, OPT_LKEY, OPT_HEX,
-		OPT_LEVEL, OPT_LCA, OPT_MODE };
+		OPT_LEVEL, OPT_LCA, OPT_MODE, OPT_LIMIT };
 
 struct opt {
 	const char *key;
@@ -62,6 +62,17 @@ static const struct opt opts[] = {
 	{ "notify-retry-min", OPT_INT, I(notify_retry_min), 0,
 	  "seconds before an undelivered operator notification is retried (doubles each time)" },
 	{ "notify-retry-max", OPT_INT, I(notify_retry_max), 0, "ceiling of that backoff, seconds" },
+	/* hostile and broken clients (README, "Hostile clients") */
+	{ "limit.connections-per-address", OPT_LIMIT, I(limits.conns_per_addr), 0,
+	  "open connections per client address; more get 429 and are closed ('off': no limit)" },
+	{ "limit.requests-per-second", OPT_LIMIT, I(limits.rps), 0,
+	  "requests per second per client address; more get 429 ('off': no limit)" },
+	{ "limit.burst", OPT_LIMIT, I(limits.burst), 0,
+	  "requests one address may send at once ('auto': twice the rate)" },
+	{ "limit.request-timeout-ms", OPT_INT, I(limits.request_timeout_ms), 0,
+	  "ms for the TLS handshake and for a request head (cuts slow clients off)" },
+	{ "allow-loose-key-permissions", OPT_BOOL, I(allow_loose_keys), 0,
+	  "yes: start even if a private key file is readable by group/others (warns)" },
 };
 
 /* operator.NAME.FIELD keys (README, "Operators") */
@@ -127,6 +138,14 @@ void config_defaults(struct smdp_config *cfg)
 	cfg->cc_max_attempts = 3;
 	cfg->notify_retry_min = 5;
 	cfg->notify_retry_max = 600;
+	/* one address is one LPA or a NAT with a few dozen behind it; the
+	 * test suite stays below these, scripts/bench (256 keep-alive
+	 * connections, ~1000 requests/s from 127.0.0.1) turns them off */
+	cfg->limits.conns_per_addr = 64;
+	cfg->limits.rps = 200;
+	cfg->limits.burst = 0;          /* auto: twice the rate */
+	cfg->limits.request_timeout_ms = 30000;
+	cfg->allow_loose_keys = 0;
 }
 
 /* The operator named name, created if new. NULL if the table is full or
@@ -306,6 +325,17 @@ int config_set(struct smdp_config *cfg, const char *key, const char *value, char
 			return -1;
 		}
 		return 0;
+	case OPT_LIMIT:
+		if (!strcmp(value, "off") || !strcmp(value, "auto")) {
+			*(int *)(base + o->off) = value[0] == 'o' ? -1 : 0;
+			return 0;
+		}
+		if (parse_int(value, 1, 100000000, (int *)(base + o->off))) {
+			snprintf(err, errsz, "'%s' needs a positive number or off, not '%s'", key,
+				 value);
+			return -1;
+		}
+		return 0;
 	case OPT_BOOL: {
 		int *b = (int *)(base + o->off);
 		if (!strcmp(value, "yes") || !strcmp(value, "1") || !strcmp(value, "on"))
@@ -421,6 +451,16 @@ out:
 	return rc;
 }
 
+static void print_limit(FILE *out, const char *key, int v)
+{
+	if (v < 0)
+		fprintf(out, "%s = off\n", key);
+	else if (v == 0)
+		fprintf(out, "%s = auto\n", key);
+	else
+		fprintf(out, "%s = %d\n", key, v);
+}
+
 void config_print(const struct smdp_config *cfg, FILE *out)
 {
 	static const char *const levels[] = { "error", "warn", "info", "debug" };
@@ -468,6 +508,11 @@ void config_print(const struct smdp_config *cfg, FILE *out)
 			"operator.%s.notify-cert = %s\noperator.%s.notify-key = %s\n", n,
 			op->notify_url, n, op->notify_ca, n, op->notify_cert, n, op->notify_key);
 	}
+	print_limit(out, "limit.connections-per-address", cfg->limits.conns_per_addr);
+	print_limit(out, "limit.requests-per-second", cfg->limits.rps);
+	print_limit(out, "limit.burst", cfg->limits.burst);
+	fprintf(out, "limit.request-timeout-ms = %d\nallow-loose-key-permissions = %s\n",
+		cfg->limits.request_timeout_ms, cfg->allow_loose_keys ? "yes" : "no");
 	lab_config_print(&cfg->lab, out);
 }
 

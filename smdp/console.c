@@ -185,13 +185,13 @@ static void api_sessions(struct lab *lab, struct http_response *rs)
 	cJSON *o = cJSON_CreateObject();
 
 	if (!o || !(a.arr = cJSON_AddArrayToObject(o, "sessions")) ||
-	    store_trace_list(lab->store, LAB_MAX_LIST, session_cb, &a)) {
+	    store_trace_list(lab->d->store, LAB_MAX_LIST, session_cb, &a)) {
 		cJSON_Delete(o);
 		respond_error(rs, 500, "cannot list sessions");
 		return;
 	}
 	cJSON_AddNumberToObject(o, "inFlight",
-				(double)store_lab_sessions_in_flight(lab->store, (int64_t)time(NULL)));
+				(double)store_sessions_in_flight(lab->d->store, (int64_t)time(NULL)));
 	respond_json(rs, 200, o);
 }
 
@@ -203,7 +203,7 @@ static void api_trace(struct lab *lab, const char *txid, struct http_response *r
 		respond_error(rs, 404, "no such transaction");
 		return;
 	}
-	o = lab_trace_json(lab->store, txid);
+	o = lab_trace_json(lab->d->store, txid);
 	if (!o) {
 		respond_error(rs, 404, "no such transaction");
 		return;
@@ -218,7 +218,7 @@ static void api_faults(struct lab *lab, struct http_response *rs)
 	int n;
 
 	if (!v || !o || !(arr = cJSON_AddArrayToObject(o, "faults")) ||
-	    (n = store_fault_list(lab->store, v, LAB_MAX_FAULTS)) < 0) {
+	    (n = store_fault_list(lab->d->store, v, LAB_MAX_FAULTS)) < 0) {
 		free(v);
 		cJSON_Delete(o);
 		respond_error(rs, 500, "cannot list fault rules");
@@ -257,7 +257,7 @@ static void api_fault_add(struct lab *lab, const struct http_request *rq,
 	snprintf(r.name, sizeof(r.name), "%s", name->valuestring);
 	snprintf(r.origin, sizeof(r.origin), "api");
 	r.created = (int64_t)time(NULL);
-	if (store_fault_put(lab->store, &r)) {
+	if (store_fault_put(lab->d->store, &r)) {
 		respond_error(rs, 500, "cannot store the rule");
 		goto out;
 	}
@@ -282,11 +282,11 @@ static void api_fault_one(struct lab *lab, const struct http_request *rq, const 
 		return;
 	}
 	if (!strcmp(rq->method, "DELETE") && !*end)
-		r = store_fault_delete(lab->store, id);
+		r = store_fault_delete(lab->d->store, id);
 	else if (!strcmp(rq->method, "POST") && !strcmp(end, "/enable"))
-		r = store_fault_enable(lab->store, id, 1);
+		r = store_fault_enable(lab->d->store, id, 1);
 	else if (!strcmp(rq->method, "POST") && !strcmp(end, "/disable"))
-		r = store_fault_enable(lab->store, id, 0);
+		r = store_fault_enable(lab->d->store, id, 0);
 	else {
 		respond_error(rs, 405, "DELETE /api/faults/ID or POST /api/faults/ID/enable|disable");
 		return;
@@ -430,9 +430,9 @@ static void api_info(struct lab *lab, struct http_response *rs)
 		cJSON_AddNumberToObject(o, "sessionTimeout", cfg->session_timeout);
 		cJSON_AddBoolToObject(o, "traces", lab->cfg.traces);
 		cJSON_AddNumberToObject(o, "traceKeep", lab->cfg.trace_keep);
-		cJSON_AddNumberToObject(o, "labSchema", store_lab_schema_version(lab->store));
+		cJSON_AddNumberToObject(o, "labSchema", store_schema_version(lab->d->store));
 		cJSON_AddNumberToObject(o, "sessionsInFlight",
-					(double)store_lab_sessions_in_flight(lab->store,
+					(double)store_sessions_in_flight(lab->d->store,
 									     (int64_t)time(NULL)));
 	}
 	respond_json(rs, 200, o);
@@ -443,7 +443,7 @@ static void serve_metrics(struct lab *lab, struct http_response *rs)
 	struct buf b = { 0 };
 
 	if (metrics_render(lab->metrics,
-			   store_lab_sessions_in_flight(lab->store, (int64_t)time(NULL)), &b)) {
+			   store_sessions_in_flight(lab->d->store, (int64_t)time(NULL)), &b)) {
 		respond(rs, 500, "text/plain", "metrics unavailable\n", 20);
 		return;
 	}
@@ -523,7 +523,7 @@ void console_handle(void *ctx, const struct http_request *rq, struct http_respon
 	else if (!strcmp(p, "faults") && !strcmp(rq->method, "POST"))
 		api_fault_add(lab, rq, rs);
 	else if (!strcmp(p, "faults") && !strcmp(rq->method, "DELETE")) {
-		if (store_fault_delete(lab->store, 0) < 0)
+		if (store_fault_delete(lab->d->store, 0) < 0)
 			respond_error(rs, 500, "database error");
 		else
 			api_faults(lab, rs);

@@ -244,30 +244,6 @@ static const struct es2_route {
 	{ "releaseProfile", run_release_profile },   /* 5.3.4 */
 };
 
-/* Deepest nesting of objects/arrays in a JSON text, strings skipped. */
-static int json_depth(const uint8_t *p, size_t n)
-{
-	int depth = 0, max = 0, in_str = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint8_t ch = p[i];
-		if (in_str) {
-			if (ch == '\\')
-				i++;
-			else if (ch == '"')
-				in_str = 0;
-		} else if (ch == '"') {
-			in_str = 1;
-		} else if (ch == '{' || ch == '[') {
-			if (++depth > max)
-				max = depth;
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-		}
-	}
-	return max;
-}
-
 static void plain_error(struct http_response *rs, int status, const char *msg)
 {
 	rs->status = status;

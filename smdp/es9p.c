@@ -9,19 +9,27 @@
 
 static const uint8_t sig_hdr[3] = { 0x5F, 0x37, 0x40 };  /* [APPLICATION 55] 64 bytes */
 
+/* A history event of session s, to be written with the call's other rows. */
+static void history_fill(struct history_event *e, const struct session *s, const char *event,
+			 const char *detail)
+{
+	memset(e, 0, sizeof(*e));
+	e->time = (int64_t)time(NULL);
+	memcpy(e->txid, s->txid, s->txid_len);
+	e->txid_len = s->txid_len;
+	snprintf(e->eid, sizeof(e->eid), "%s", s->eid);
+	snprintf(e->profile_id, sizeof(e->profile_id), "%s", s->profile_id);
+	snprintf(e->event, sizeof(e->event), "%s", event);
+	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
+}
+
+/* A history event on its own (the call writes nothing else). */
 static void history(struct smdp *d, const struct session *s, const char *event,
 		    const char *detail)
 {
 	struct history_event e;
 
-	memset(&e, 0, sizeof(e));
-	e.time = (int64_t)time(NULL);
-	memcpy(e.txid, s->txid, s->txid_len);
-	e.txid_len = s->txid_len;
-	snprintf(e.eid, sizeof(e.eid), "%s", s->eid);
-	snprintf(e.profile_id, sizeof(e.profile_id), "%s", s->profile_id);
-	snprintf(e.event, sizeof(e.event), "%s", event);
-	snprintf(e.detail, sizeof(e.detail), "%s", detail ? detail : "");
+	history_fill(&e, s, event, detail);
 	if (store_history_add(d->store, &e))
 		log_warn("could not record history event %s", event);
 }
@@ -40,14 +48,20 @@ static void close_failed(struct smdp *d, struct session *s, const char *fn, enum
 	const struct rsp_status_info *i = rsp_status_info(st);
 	char detail[96], tx[33];
 
+	struct history_event ev;
+	struct store_es9_writes w;
+
 	s->state = SESSION_CLOSED;
 	s->close_reason = CLOSE_ERROR;
-	if (store_session_update(d->store, s))
-		log_warn("could not close session");
 	snprintf(detail, sizeof(detail), "%s %s/%s", fn, i->subject, i->reason);
-	history(d, s, "failed", detail);
-	if (point > 0)
-		orders_es9_failed(d, s, point, st);
+	history_fill(&ev, s, "failed", detail);
+	/* the closed session, its history event and the operator's
+	 * notification (point > 0): one transaction */
+	memset(&w, 0, sizeof(w));
+	w.session = s;
+	w.history = &ev;
+	if (orders_es9_failed(d, s, point, st, &w))
+		log_warn("could not close session");
 	txid_text(s, tx);
 	log_info("session %s: %s failed %s/%s (%s)", tx, fn, i->subject, i->reason, i->message);
 }
@@ -101,6 +115,8 @@ enum rsp_status es9p_initiate_authentication(struct smdp *d, const struct es9_ia
 {
 	const struct pki_set *set = NULL;
 	struct session s;
+	struct history_event ev;
+	struct store_es9_writes w;
 	enum rsp_status st;
 	char tx[33];
 
@@ -140,13 +156,18 @@ enum rsp_status es9p_initiate_authentication(struct smdp *d, const struct es9_ia
 	    crypto_sign(set->dpauth_key, rs->server_signed1.p, rs->server_signed1.len,
 			rs->server_signature1))
 		goto out;
-	if (store_session_insert(d->store, &s))
+	/* the new session with its first history event: one transaction */
+	history_fill(&ev, &s, "initiated", set->name);
+	memset(&w, 0, sizeof(w));
+	w.session = &s;
+	w.session_insert = 1;
+	w.history = &ev;
+	if (store_es9_write(d->store, &w))
 		goto out;
 	memcpy(rs->txid, s.txid, s.txid_len);
 	rs->txid_len = s.txid_len;
 	rs->ci = set->ci_id;
 	rs->server_cert = crypto_cert_der(set->dpauth, &rs->server_cert_len);
-	history(d, &s, "initiated", set->name);
 	txid_text(&s, tx);
 	log_info("session %s: initiateAuthentication ok, CI %s", tx, set->name);
 	st = RSP_OK;
@@ -167,6 +188,8 @@ enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req
 	crypto_key *pub = NULL;
 	struct session s;
 	struct binding b;
+	struct history_event ev;
+	struct store_es9_writes w;
 	struct buf tbs = { 0 };
 	enum rsp_status st;
 	int r, have_binding = 0;
@@ -253,11 +276,7 @@ enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req
 	if (buf_set(&s.euicc_cert, a->euicc_cert.p, a->euicc_cert.len) ||
 	    buf_set(&s.eum_cert, a->eum_cert.p, a->eum_cert.len))
 		goto fail;
-	s.state = SESSION_CLIENT_AUTHED;
-	s.expires = (int64_t)time(NULL) + d->cfg->session_timeout;
-	if (store_session_update(d->store, &s))
-		goto fail;
-
+	/* the response first, so that nothing after the commit can fail */
 	memcpy(rs->txid, s.txid, s.txid_len);
 	rs->txid_len = s.txid_len;
 	if (buf_set(&rs->profile_metadata, s.profile_metadata.p, s.profile_metadata.len) ||
@@ -265,7 +284,15 @@ enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req
 		goto fail;
 	memcpy(rs->smdp_signature2, s.smdp_signature2, SMDP_SIG_LEN);
 	rs->smdp_cert = crypto_cert_der(set->dppb, &rs->smdp_cert_len);
-	history(d, &s, "authenticated", prof->id);
+	s.state = SESSION_CLIENT_AUTHED;
+	s.expires = (int64_t)time(NULL) + d->cfg->session_timeout;
+	/* the session with its history event: one transaction */
+	history_fill(&ev, &s, "authenticated", prof->id);
+	memset(&w, 0, sizeof(w));
+	w.session = &s;
+	w.history = &ev;
+	if (store_es9_write(d->store, &w))
+		goto fail;
 	txid_text(&s, tx);
 	log_info("session %s: authenticateClient ok, EID %s, profile %s%s", tx, s.eid, prof->id,
 		 have_binding ? " (earlier binding offered)" : "");
@@ -298,6 +325,8 @@ enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
 	crypto_key *pub = NULL;
 	struct session s;
 	struct binding old, fresh;
+	struct history_event ev;
+	struct store_es9_writes w;
 	struct buf tbs = { 0 };
 	struct bpp_request br;
 	enum rsp_status st;
@@ -379,17 +408,20 @@ enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
 	st = bpp_build(&br, have_old ? &old : NULL, &rs->bpp, &fresh);
 	if (st)
 		goto fail;
-	st = RSP_ERR_INTERNAL;
-	if (store_binding_put(d->store, &fresh))
-		goto fail;
-	/* session BPP_SENT, profile Downloaded, operator told: one transaction */
-	st = orders_es9_bpp_sent(d, &s);
+	/* the binding, session BPP_SENT with its history event, profile
+	 * Downloaded, operator told: one transaction */
+	s.state = SESSION_BPP_SENT;
+	history_fill(&ev, &s, "bpp-sent", have_old && !memcmp(old.euicc_otpk, p->euicc_otpk,
+							    SMDP_POINT_LEN) ? "reused binding" :
+		     "new binding");
+	memset(&w, 0, sizeof(w));
+	w.binding_put = &fresh;
+	w.history = &ev;
+	st = orders_es9_bpp_sent(d, &s, &w);
 	if (st)
 		goto fail;
 	memcpy(rs->txid, s.txid, s.txid_len);
 	rs->txid_len = s.txid_len;
-	history(d, &s, "bpp-sent", have_old && !memcmp(old.euicc_otpk, p->euicc_otpk,
-						       SMDP_POINT_LEN) ? "reused binding" : "new binding");
 	txid_text(&s, tx);
 	log_info("session %s: getBoundProfilePackage ok, %zu bytes", tx, rs->bpp.len);
 	st = RSP_OK;
@@ -428,6 +460,8 @@ void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
 {
 	struct notification_row row;
 	struct session s;
+	struct history_event ev;
+	struct store_es9_writes w;
 	const struct pki_set *set;
 	crypto_key *pub = NULL;
 	char tx[33] = "";
@@ -435,6 +469,7 @@ void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
 
 	memset(&row, 0, sizeof(row));
 	memset(&s, 0, sizeof(s));
+	memset(&w, 0, sizeof(w));
 	row.time = (int64_t)time(NULL);
 	row.kind = pn->kind;
 	row.seq_number = pn->meta.seq_number;
@@ -471,25 +506,35 @@ void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
 		char detail[64];
 		s.state = SESSION_CLOSED;
 		s.close_reason = pn->success ? CLOSE_INSTALLED : CLOSE_INSTALL_FAILED;
-		if (store_session_update(d->store, &s))
-			log_warn("session %s: could not record the PIR", tx);
 		if (pn->success) {
 			/* installed: the binding must never be offered again */
-			store_binding_delete(d->store, s.eid, s.profile_id);
+			w.binding_del_eid = s.eid;
+			w.binding_del_profile = s.profile_id;
 			snprintf(detail, sizeof(detail), "ok");
 		} else {
 			snprintf(detail, sizeof(detail), "bppCommandId %ld errorReason %ld",
 				 pn->bpp_command_id, pn->error_reason);
 		}
-		history(d, &s, pn->success ? "installed" : "install-failed", detail);
-		/* Installed or Error, told to the operator with the PIR */
-		orders_es9_pir(d, &s, pn->success, raw, n);
+		history_fill(&ev, &s, pn->success ? "installed" : "install-failed", detail);
+		w.session = &s;
+		w.history = &ev;
+		/* with the notification row and the order's Installed or Error
+		 * (told to the operator with the PIR): one transaction */
+		if (buf_set(&row.raw, raw, n) == 0) {
+			w.notification = &row;
+			if (orders_es9_pir(d, &s, pn->success, raw, n, &w))
+				log_warn("session %s: could not record the PIR", tx);
+		} else {
+			log_warn("session %s: could not record the PIR", tx);
+		}
 		log_info("session %s: profile %s %s on EID %s (%s)", tx, s.profile_id,
 			 pn->success ? "installed" : "NOT installed", s.eid, detail);
+		goto done;
 	}
 store:
 	if (buf_set(&row.raw, raw, n) == 0 && store_notification_add(d->store, &row))
 		log_warn("could not store notification");
+done:
 	buf_free(&row.raw);
 	crypto_key_free(pub);
 	session_free(&s);
@@ -514,11 +559,15 @@ enum rsp_status es9p_cancel_session(struct smdp *d, const struct es9_cs_req *rq)
 	const struct cancel_session_resp *c = &rq->csr;
 	const struct pki_set *set;
 	crypto_key *pub = NULL;
-	struct session s;
+	struct session s, closed;   /* closed: a shallow copy, s owns the buffers */
+	struct history_event ev;
+	struct store_es9_writes w;
 	enum rsp_status st;
+	long reason;
 	char tx[33], detail[64];
 
 	memset(&s, 0, sizeof(s));
+	memset(&w, 0, sizeof(w));
 	st = load_session(d, rq->txid, rq->txid_len,
 			  1u << SESSION_CLIENT_AUTHED | 1u << SESSION_BPP_SENT, &s);
 	if (st)
@@ -532,9 +581,8 @@ enum rsp_status es9p_cancel_session(struct smdp *d, const struct es9_cs_req *rq)
 	if (c->is_error) {
 		/* the eUICC could not sign (e.g. it lost the session): end it */
 		log_info("session %s: cancelSession with eUICC error %ld", tx, c->error_code);
-		st = RSP_OK;
+		reason = -1;
 		snprintf(detail, sizeof(detail), "eUICC error %ld", c->error_code);
-		orders_es9_cancel(d, &s, -1);
 		goto cancel;
 	}
 	pub = session_euicc_key(d, &s);
@@ -557,19 +605,26 @@ enum rsp_status es9p_cancel_session(struct smdp *d, const struct es9_cs_req *rq)
 	snprintf(detail, sizeof(detail), "%s (%ld)", cancel_reason_name(c->reason), c->reason);
 	/* Reasons other than postponed/timeout mean this binding will not be
 	 * installed: forget it so the next attempt binds afresh. */
-	if (c->reason != 1 && c->reason != 2)
-		store_binding_delete(d->store, s.eid, s.profile_id);
-	/* the reason's effect on the order (5.6.5) */
-	orders_es9_cancel(d, &s, c->reason);
-	st = RSP_OK;
+	reason = c->reason;
+	if (c->reason != 1 && c->reason != 2) {
+		w.binding_del_eid = s.eid;
+		w.binding_del_profile = s.profile_id;
+	}
 cancel:
-	s.state = SESSION_CLOSED;
-	s.close_reason = CLOSE_CANCELLED;
-	if (store_session_update(d->store, &s)) {
+	/* the session closed with its history event, the binding dropped and
+	 * the reason's effect on the order (5.6.5): one transaction. The order
+	 * reads s as it was (the point reached); the row written is closed. */
+	closed = s;
+	closed.state = SESSION_CLOSED;
+	closed.close_reason = CLOSE_CANCELLED;
+	history_fill(&ev, &closed, "cancelled", detail);
+	w.session = &closed;
+	w.history = &ev;
+	if (orders_es9_cancel(d, &s, reason, &w)) {
 		st = RSP_ERR_INTERNAL;
 		goto out;
 	}
-	history(d, &s, "cancelled", detail);
+	st = RSP_OK;
 	log_info("session %s: cancelled by the eUICC: %s", tx, detail);
 out:
 	crypto_key_free(pub);

@@ -260,30 +260,6 @@ static const struct es9_route {
 	{ "cancelSession", run_cancel_session, 0 },
 };
 
-/* Deepest nesting of objects/arrays in a JSON text, strings skipped. */
-static int json_depth(const uint8_t *p, size_t n)
-{
-	int depth = 0, max = 0, in_str = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = p[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = 0;
-		} else if (c == '"') {
-			in_str = 1;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				max = depth;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return max;
-}
-
 static void plain_error(struct http_response *rs, int status, const char *msg)
 {
 	rs->status = status;

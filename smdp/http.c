@@ -19,7 +19,16 @@
 
 /* Limits on what a client may send besides the body (max_body). */
 #define HTTP_MAX_HEADERS_SIZE   "16384"  /* civetweb max_request_size: request line + headers */
-#define HTTP_REQUEST_TIMEOUT_MS "30000"  /* per read/write and for the TLS handshake */
+/* Per-client-address defaults (http_limits fields of 0). One address is one
+ * LPA or a NAT of a few dozen; scripts/bench turns the limits off. */
+#define HTTP_DEF_CONNS_PER_ADDR 64
+#define HTTP_DEF_RPS            200
+#define HTTP_DEF_BURST          400
+#define HTTP_DEF_REQUEST_TIMEOUT_MS 30000  /* TLS handshake + request head */
+#define HTTP_ADDR_SLOTS         4096   /* client addresses tracked at once */
+#define HTTP_ADDR_IDLE_S        60     /* an address without connections for this long
+                                          gives its slot to another */
+#define HTTP_LIMIT_LOG_S        10     /* one log line per address and limit per this */
 /* Idle keep-alive connections hold a worker thread each; 15 s covers the
  * pause between two ES9+ calls of one download while the eUICC computes. */
 #define HTTP_KEEPALIVE_MS       "15000"
@@ -44,6 +53,19 @@ struct http_listener {
 	struct mg_context *mg;
 	int port;                       /* bound port, -1 unknown */
 	char err[256];                  /* why the TLS set-up failed (start-up only) */
+	int conns_max, rps, burst;      /* effective limits, 0 = none */
+	int request_timeout_ms;
+};
+
+/* What one client address is doing, across all listeners of the server. */
+struct addr_slot {
+	char addr[48];                  /* remote_addr; "" = never used */
+	int conns;                      /* open connections counted by on_init_connection */
+	double tokens;                  /* requests it may send now */
+	double seen;                    /* monotonic seconds of its last request or close */
+	double refilled;                /* when tokens were last topped up */
+	double log_conn, log_rate;      /* when each limit was last logged, 0 never */
+	unsigned long quiet_conn, quiet_rate; /* refusals since that log line */
 };
 
 struct http_server {
@@ -53,6 +75,10 @@ struct http_server {
 	size_t n;
 	int lib_inited;                 /* mg_init_library succeeded: pair with exit */
 	struct http_listener *l;        /* n entries */
+	pthread_mutex_t lim_mu;         /* guards slots */
+	int lim_mu_inited;
+	struct addr_slot *slots;        /* HTTP_ADDR_SLOTS, open addressing by address */
+	char mark_counted, mark_over;   /* their addresses tag a connection's user data */
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...)
@@ -225,6 +251,173 @@ static const char *log_safe(const char *s, char *out, size_t outsz)
 		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
 	out[i] = '\0';
 	return out;
+}
+
+static double mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The slot of addr (created if insert and there is room), or NULL; with
+ * srv->lim_mu held. NULL lets the client through uncounted: with every slot
+ * busy, refusing strangers would be the worse failure. Slots are never emptied, so that a probe may stop at the
+ * first never-used one; an idle slot is taken over by a new address. */
+static struct addr_slot *addr_find(struct http_server *srv, const char *addr, int insert,
+				   double now)
+{
+	struct addr_slot *reuse = NULL;
+	uint32_t h = 2166136261u;       /* FNV-1a */
+
+	for (const char *c = addr; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	for (size_t i = 0; i < HTTP_ADDR_SLOTS; i++) {
+		struct addr_slot *s = &srv->slots[(h + i) % HTTP_ADDR_SLOTS];
+
+		if (!strcmp(s->addr, addr))
+			return s;
+		if (!s->addr[0]) {
+			if (!reuse)
+				reuse = s;
+			break;
+		}
+		if (!reuse && s->conns == 0 && now - s->seen > HTTP_ADDR_IDLE_S)
+			reuse = s;
+	}
+	if (!insert || !reuse || strlen(addr) >= sizeof(reuse->addr))
+		return NULL;
+	memset(reuse, 0, sizeof(*reuse));
+	snprintf(reuse->addr, sizeof(reuse->addr), "%s", addr);
+	reuse->tokens = -1;             /* full bucket on first use */
+	reuse->seen = now;
+	reuse->refilled = now;
+	return reuse;
+}
+
+/* civetweb connection_close callback: every connection ends here, also one
+ * that never sent a request (then it was never counted). */
+static void on_connection_close(const struct mg_connection *conn)
+{
+	struct mg_context *mg = mg_get_context(conn);
+	struct http_listener *li = mg ? mg_get_user_data(mg) : NULL;
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	void *tag = mg_get_user_connection_data(conn);
+	struct http_server *srv;
+	struct addr_slot *s;
+
+	if (!li || !ri || !li->srv->slots)
+		return;
+	srv = li->srv;
+	if (tag != &srv->mark_counted && tag != &srv->mark_over)
+		return;
+	/* the worker's connection object is reused: no stale tag */
+	mg_set_user_connection_data(conn, NULL);
+	pthread_mutex_lock(&srv->lim_mu);
+	s = addr_find(srv, ri->remote_addr, 0, 0);
+	if (s && s->conns > 0) {
+		s->conns--;
+		s->seen = mono_s();
+	}
+	pthread_mutex_unlock(&srv->lim_mu);
+}
+
+/* 1 if the address may send one more request now (token bucket: li->burst
+ * at once, refilled at li->rps), 0 if not. With srv->lim_mu held. */
+static int rate_take(struct http_listener *li, struct addr_slot *s, double now)
+{
+	s->seen = now;
+	if (li->rps <= 0)
+		return 1;
+	if (s->tokens < 0)
+		s->tokens = li->burst;
+	else
+		s->tokens += (now - s->refilled) * li->rps;
+	if (s->tokens > li->burst)
+		s->tokens = li->burst;
+	s->refilled = now;
+	if (s->tokens < 1)
+		return 0;
+	s->tokens -= 1;
+	return 1;
+}
+
+/* civetweb begin_request callback, before every request. The first request
+ * of a connection counts it for its address (civetweb 1.15 never calls
+ * init_connection for server connections, and resets the user connection
+ * data of each new one): connections are counted from their first request
+ * to their close; one that sends nothing is cut by request_timeout_ms. Over
+ * the connection or request-rate limit of its address it answers 429 and
+ * closes the connection (the body stays unread), returning 429; 0 lets the
+ * request through to on_request. */
+static int on_begin_request(struct mg_connection *conn)
+{
+	struct mg_context *mg = mg_get_context(conn);
+	struct http_listener *li = mg ? mg_get_user_data(mg) : NULL;
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	void *tag = mg_get_user_connection_data(conn);
+	struct http_server *srv;
+	struct addr_slot *s;
+	const char *why = NULL;
+	unsigned long quiet = 0;
+	int over_conns, log_now = 0, limit = 0;
+	double now = mono_s();
+	char body[160], hdr[256];
+	int bl, hl;
+
+	if (!li || !ri || !li->srv->slots)
+		return 0;
+	srv = li->srv;
+	pthread_mutex_lock(&srv->lim_mu);
+	s = addr_find(srv, ri->remote_addr, 1, now);
+	if (s && !tag) {
+		s->conns++;
+		tag = li->conns_max > 0 && s->conns > li->conns_max ? &srv->mark_over :
+		      &srv->mark_counted;
+		mg_set_user_connection_data(conn, tag);
+	}
+	over_conns = tag == &srv->mark_over;
+	if (s && over_conns) {
+		why = "connections";
+		limit = li->conns_max;
+		if (now - s->log_conn >= HTTP_LIMIT_LOG_S) {
+			log_now = 1;
+			quiet = s->quiet_conn;
+			s->quiet_conn = 0;
+			s->log_conn = now;
+		} else {
+			s->quiet_conn++;
+		}
+	} else if (s && !rate_take(li, s, now)) {
+		why = "requests per second";
+		limit = li->rps;
+		if (now - s->log_rate >= HTTP_LIMIT_LOG_S) {
+			log_now = 1;
+			quiet = s->quiet_rate;
+			s->quiet_rate = 0;
+			s->log_rate = now;
+		} else {
+			s->quiet_rate++;
+		}
+	}
+	pthread_mutex_unlock(&srv->lim_mu);
+	if (!why)
+		return 0;
+	if (log_now)
+		log_warn("http %s: %s is over its limit of %d %s: answering 429 (%lu more "
+			 "refusals in the last %d s went unlogged)", li->cfg.name, ri->remote_addr,
+			 limit, why, quiet, HTTP_LIMIT_LOG_S);
+	bl = snprintf(body, sizeof(body), "too many %s from your address (limit %d)\n", why,
+		      limit);
+	hl = snprintf(hdr, sizeof(hdr), "HTTP/1.1 429 Too Many Requests\r\nContent-Type: "
+		      "text/plain\r\nContent-Length: %d\r\nRetry-After: 1\r\nConnection: "
+		      "close\r\n\r\n", bl);
+	mg_disable_connection_keep_alive(conn);
+	if (bl > 0 && (size_t)bl < sizeof(body) && hl > 0 && (size_t)hl < sizeof(hdr) &&
+	    mg_write(conn, hdr, (size_t)hl) == hl)
+		mg_write(conn, body, (size_t)bl);
+	return 429;
 }
 
 /* Oversized bodies up to this size are read and dropped before the 413. */
@@ -472,11 +665,13 @@ static int listener_start(struct http_listener *li, int num_threads, char *err, 
 	struct mg_init_data init;
 	struct mg_error_data mge;
 	struct mg_server_port port;
-	char ports[96], threads[16], mgerr[256];
+	char ports[96], threads[16], mgerr[256], req_to[16];
 	const char *opts[] = {
 		"listening_ports", ports,
 		"num_threads", threads,
-		"request_timeout_ms", HTTP_REQUEST_TIMEOUT_MS,
+		/* civetweb: the TLS handshake and the whole request head must
+		 * arrive within this (cuts off slowloris clients) */
+		"request_timeout_ms", req_to,
 		"enable_keep_alive", "yes",
 		"keep_alive_timeout_ms", HTTP_KEEPALIVE_MS,
 		"max_request_size", HTTP_MAX_HEADERS_SIZE,
@@ -499,9 +694,12 @@ static int listener_start(struct http_listener *li, int num_threads, char *err, 
 		return -1;
 	}
 	snprintf(threads, sizeof(threads), "%d", num_threads);
+	snprintf(req_to, sizeof(req_to), "%d", li->request_timeout_ms);
 	memset(&cb, 0, sizeof(cb));
 	cb.init_ssl = on_init_ssl;
 	cb.log_message = on_log_message;
+	cb.connection_close = on_connection_close;
+	cb.begin_request = on_begin_request;
 	init.callbacks = &cb;
 	init.user_data = li;
 	init.configuration_options = opts;
@@ -522,6 +720,22 @@ static int listener_start(struct http_listener *li, int num_threads, char *err, 
 	log_info("http %s: listening on %s:%d%s%s", li->cfg.name, li->cfg.addr, li->port,
 		 li->cfg.tls12_only ? " (TLS 1.2)" : "", li->cfg.client_ca[0] ? " (mutual TLS)" : "");
 	return 0;
+}
+
+/* The effective limits of li from its configuration (0 = default, -1 = none). */
+static void limits_apply(struct http_listener *li)
+{
+	const struct http_limits *l = &li->cfg.limits;
+
+	li->conns_max = l->conns_per_addr == 0 ? HTTP_DEF_CONNS_PER_ADDR :
+			l->conns_per_addr < 0 ? 0 : l->conns_per_addr;
+	li->rps = l->rps == 0 ? HTTP_DEF_RPS : l->rps < 0 ? 0 : l->rps;
+	/* burst 0: twice the rate (HTTP_DEF_BURST with the default rate) */
+	li->burst = l->burst > 0 ? l->burst : l->rps == 0 ? HTTP_DEF_BURST : 2 * li->rps;
+	if (li->burst < 1)
+		li->burst = 1;
+	li->request_timeout_ms = l->request_timeout_ms > 0 ? l->request_timeout_ms :
+				 HTTP_DEF_REQUEST_TIMEOUT_MS;
 }
 
 /* Each listener is its own civetweb context (one certificate per SSL_CTX in
@@ -546,6 +760,12 @@ struct http_server *http_start(const struct http_listener_cfg *l, size_t n, int 
 		set_err(err, errsz, "http_start: out of memory");
 		goto out;
 	}
+	s->slots = calloc(HTTP_ADDR_SLOTS, sizeof(*s->slots));
+	if (!s->slots || pthread_mutex_init(&s->lim_mu, NULL) != 0) {
+		set_err(err, errsz, "http_start: out of memory");
+		goto out;
+	}
+	s->lim_mu_inited = 1;
 	s->h = h;
 	s->ctx = ctx;
 	s->max_body = max_body;
@@ -566,6 +786,7 @@ struct http_server *http_start(const struct http_listener_cfg *l, size_t n, int 
 		s->l[i].index = i;
 		s->l[i].cfg = l[i];
 		s->l[i].port = -1;
+		limits_apply(&s->l[i]);
 		if (listener_start(&s->l[i], num_threads, err, errsz) != 0)
 			goto out;
 	}
@@ -619,6 +840,9 @@ void http_stop(struct http_server *s)
 	free(started);
 	if (s->lib_inited)
 		mg_exit_library();
+	if (s->lim_mu_inited)
+		pthread_mutex_destroy(&s->lim_mu);
+	free(s->slots);
 	free(s->l);
 	free(s);
 }

@@ -209,8 +209,11 @@ struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, siz
 		set_err(err, errsz, "out of memory");
 		goto out;
 	}
-	if (!(lab->store = store_lab_open(d->cfg->db_path, err, errsz)))
+	/* the lab's tables live in the server's database (store.c) */
+	if (!d->store) {
+		set_err(err, errsz, "the lab needs the server's database open");
 		goto out;
+	}
 	for (size_t i = 0; i < lc->n_faults; i++) {
 		struct fault_rule r;
 
@@ -220,7 +223,7 @@ struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, siz
 		snprintf(r.name, sizeof(r.name), "%s", lc->faults[i].name);
 		snprintf(r.origin, sizeof(r.origin), "config");
 		r.created = (int64_t)time(NULL);
-		if (store_fault_put(lab->store, &r)) {
+		if (store_fault_put(lab->d->store, &r)) {
 			set_err(err, errsz, "cannot store fault rule %s", r.name);
 			goto out;
 		}
@@ -230,7 +233,6 @@ struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, siz
 	lab = NULL;
 out:
 	if (lab) {
-		store_lab_close(lab->store);
 		metrics_free(lab->metrics);
 		if (mu_ok)
 			pthread_mutex_destroy(&lab->mu);
@@ -243,7 +245,6 @@ void lab_close(struct lab *lab)
 {
 	if (!lab)
 		return;
-	store_lab_close(lab->store);
 	metrics_free(lab->metrics);
 	pthread_mutex_destroy(&lab->mu);
 	free(lab);
@@ -252,11 +253,6 @@ void lab_close(struct lab *lab)
 const struct lab_config *lab_cfg(const struct lab *lab)
 {
 	return &lab->cfg;
-}
-
-struct lab_store *lab_store(struct lab *lab)
-{
-	return lab ? lab->store : NULL;
 }
 
 struct lab_metrics *lab_metrics(struct lab *lab)
@@ -270,7 +266,7 @@ int lab_sweep(struct lab *lab, int64_t now)
 
 	if (!lab)
 		return 0;
-	n = store_trace_sweep(lab->store, (now - lab->cfg.trace_keep) * 1000000);
+	n = store_trace_sweep(lab->d->store, (now - lab->cfg.trace_keep) * 1000000);
 	pthread_mutex_lock(&lab->mu);
 	lab->last_sweep = now;
 	pthread_mutex_unlock(&lab->mu);
@@ -450,7 +446,7 @@ static void eval_faults(struct lab_call *c)
 
 	if (!rules)
 		return;
-	n = store_fault_list(c->lab->store, rules, LAB_MAX_FAULTS);
+	n = store_fault_list(c->lab->d->store, rules, LAB_MAX_FAULTS);
 	for (int i = 0; i < n; i++) {
 		struct fault_rule *r = &rules[i];
 		int64_t seen;
@@ -458,7 +454,7 @@ static void eval_faults(struct lab_call *c)
 		if (!fault_matches(r, c->fn, c->eid[0] ? c->eid : NULL, c->matching_id,
 				   c->has_matching_id))
 			continue;
-		seen = store_fault_seen(c->lab->store, r->id);
+		seen = store_fault_seen(c->lab->d->store, r->id);
 		if (seen < 0 || (r->attempt && seen != r->attempt))
 			continue;
 		r->seen = seen;
@@ -475,7 +471,7 @@ static void eval_faults(struct lab_call *c)
 			c->act = *r;
 			c->has_act = 1;
 		}
-		store_fault_fired(c->lab->store, r->id);
+		store_fault_fired(c->lab->d->store, r->id);
 		metrics_fault(c->lab->metrics, r->action);
 		log_info("lab: fault %s (%s) on %s%s%s", r->name, fault_action_name(r->action),
 			 fault_fn_name(c->fn), c->txid[0] ? " of " : "", c->txid);
@@ -726,7 +722,7 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		snprintf(sum.outcome, sizeof(sum.outcome), "%s", trace_close_name(s.close_reason));
 	sum.calls = 1;
 	sum.faults = c->faults;
-	if (c->lab->cfg.traces && store_trace_add(c->lab->store, c->ev, c->n_ev, &sum))
+	if (c->lab->cfg.traces && store_trace_add(c->lab->d->store, c->ev, c->n_ev, &sum))
 		log_warn("lab: could not store the trace of %s", sum.txid);
 	session_free(&s);
 	for (size_t i = 0; i < c->n_ev; i++)
@@ -823,19 +819,19 @@ static void event_cb(void *arg, const struct lab_event *e)
 	cJSON_AddItemToArray(a->arr, o);
 }
 
-cJSON *lab_trace_json(struct lab_store *ls, const char *txid)
+cJSON *lab_trace_json(struct store *st, const char *txid)
 {
 	struct lab_tx_summary s;
 	struct events_arg a = { NULL, 0 };
 	cJSON *o = NULL;
 
-	if (store_trace_get(ls, txid, &s) != 1)
+	if (store_trace_get(st, txid, &s) != 1)
 		return NULL;
 	if (!(o = cJSON_CreateObject()))
 		return NULL;
 	cJSON_AddItemToObject(o, "transaction", lab_summary_json(&s));
 	if (!(a.arr = cJSON_AddArrayToObject(o, "events")) ||
-	    store_trace_each(ls, txid, event_cb, &a)) {
+	    store_trace_each(st, txid, event_cb, &a)) {
 		cJSON_Delete(o);
 		return NULL;
 	}

@@ -7,7 +7,7 @@
  * Files: lab_config.h (the options struct), lab.c (context, configuration,
  * the ES9+ call hooks), faults.c
  * (rules: parse, match, answer), trace.c (ASN.1 -> readable JSON, checks),
- * metrics.c (Prometheus text), store_lab.c (SQLite tables lab_*),
+ * metrics.c (Prometheus text), store.c (SQLite tables lab_*),
  * console.c (admin listener, API, QR codes; the only lab file that needs
  * http.c), lab_cli.c (smdp-lab). Prototypes are grouped by file as in
  * smdp.h; the lead may move them there.
@@ -51,7 +51,6 @@ void lab_config_usage(FILE *out);
 
 struct lab;            /* the lab context: store, metrics, configuration */
 struct lab_call;       /* one ES9+ call under observation */
-struct lab_store;      /* store_lab.c */
 struct lab_metrics;    /* metrics.c */
 
 /* Open the lab context for server d (d->cfg, d->store, d->pki set): its
@@ -61,7 +60,6 @@ struct lab_metrics;    /* metrics.c */
 struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, size_t errsz);
 void lab_close(struct lab *lab);
 const struct lab_config *lab_cfg(const struct lab *lab);
-struct lab_store *lab_store(struct lab *lab);
 struct lab_metrics *lab_metrics(struct lab *lab);
 
 enum lab_binding { LAB_JSON = 0, LAB_ASN1 = 1 };
@@ -210,26 +208,22 @@ void metrics_fault(struct lab_metrics *m, enum fault_action a);
 int metrics_render(struct lab_metrics *m, long sessions_in_flight, struct buf *out);
 
 /* ------------------------------------------------------------------ */
-/* store_lab.c: the lab's tables in the server's SQLite file. Until the
- * ES2+ work on store.c lands, this is a second connection to the same
- * file (WAL makes that safe) with its own schema version table
- * lab_schema_version and tables prefixed lab_; it also reads the sessions
- * table of store.c (never writes it). To be merged into store.c. */
-struct lab_store *store_lab_open(const char *path, char *err, size_t errsz);
-void store_lab_close(struct lab_store *ls);
-int store_lab_schema_version(struct lab_store *ls);
+/* store.c: the lab's tables (lab_faults, lab_trace_events,
+ * lab_transactions) in the server's database, on the one struct store
+ * connection (schema version 3). Every function takes the store's lock and
+ * writes in one transaction. */
 
 /* Fault rules. put: insert, or replace the rule of the same name (counters
  * kept unless the text changed); writes r->id. 0 / -1. */
-int store_fault_put(struct lab_store *ls, struct fault_rule *r);
+int store_fault_put(struct store *st, struct fault_rule *r);
 /* All rules (enabled or not) in id order into out[max]; count or -1. */
-int store_fault_list(struct lab_store *ls, struct fault_rule *out, size_t max);
+int store_fault_list(struct store *st, struct fault_rule *out, size_t max);
 /* Count a matching call for rule id and return the new count (-1 error). */
-int64_t store_fault_seen(struct lab_store *ls, int64_t id);
-int store_fault_fired(struct lab_store *ls, int64_t id);
+int64_t store_fault_seen(struct store *st, int64_t id);
+int store_fault_fired(struct store *st, int64_t id);
 /* 1 deleted, 0 no such rule, -1 error; id 0 = every rule. */
-int store_fault_delete(struct lab_store *ls, int64_t id);
-int store_fault_enable(struct lab_store *ls, int64_t id, int enabled);
+int store_fault_delete(struct store *st, int64_t id);
+int store_fault_enable(struct store *st, int64_t id, int enabled);
 
 /* Trace events: one row per event, detail a JSON text. */
 struct lab_event {
@@ -257,20 +251,20 @@ struct lab_tx_summary {
 	int close_reason;
 	int64_t expires;
 };
-int store_trace_add(struct lab_store *ls, const struct lab_event *ev, size_t n,
+int store_trace_add(struct store *st, const struct lab_event *ev, size_t n,
 		    const struct lab_tx_summary *sum);
 /* Call cb for each event of txid in order (detail valid during the call). */
-int store_trace_each(struct lab_store *ls, const char *txid,
+int store_trace_each(struct store *st, const char *txid,
 		     void (*cb)(void *arg, const struct lab_event *e), void *arg);
 /* Transactions, newest first, at most max; with their session row. */
-int store_trace_list(struct lab_store *ls, size_t max,
+int store_trace_list(struct store *st, size_t max,
 		     void (*cb)(void *arg, const struct lab_tx_summary *s), void *arg);
 /* 1 and *out filled if txid has a summary, 0 none, -1 error. */
-int store_trace_get(struct lab_store *ls, const char *txid, struct lab_tx_summary *out);
+int store_trace_get(struct store *st, const char *txid, struct lab_tx_summary *out);
 /* Delete events and summaries last updated before cutoff_us. Rows or -1. */
-int store_trace_sweep(struct lab_store *ls, int64_t cutoff_us);
-/* Sessions of store.c still open (state below CLOSED, not expired). */
-long store_lab_sessions_in_flight(struct lab_store *ls, int64_t now);
+int store_trace_sweep(struct store *st, int64_t cutoff_us);
+/* Sessions still open (state below CLOSED, not expired). */
+long store_sessions_in_flight(struct store *st, int64_t now);
 
 /* ------------------------------------------------------------------ */
 /* console.c: the admin listener. */
@@ -294,7 +288,7 @@ int console_qr_png(const char *text, struct buf *out);
 
 /* lab.c, shared by console.c and lab_cli.c: the trace of txid as one JSON
  * object {transaction: summary, events: [...]}. NULL if unknown. */
-struct cJSON *lab_trace_json(struct lab_store *ls, const char *txid);
+struct cJSON *lab_trace_json(struct store *st, const char *txid);
 /* The summary row as JSON. */
 struct cJSON *lab_summary_json(const struct lab_tx_summary *s);
 
@@ -302,7 +296,6 @@ struct cJSON *lab_summary_json(const struct lab_tx_summary *s);
 struct lab {
 	struct smdp *d;
 	struct lab_config cfg;
-	struct lab_store *store;
 	struct lab_metrics *metrics;
 	int64_t last_sweep;             /* unix seconds of the last retention sweep */
 	pthread_mutex_t mu;             /* guards last_sweep */

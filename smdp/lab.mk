@@ -7,7 +7,7 @@
 
 # The hooks es9p_json.c calls (no sockets, no images: the fuzzing build
 # links them too), then the admin listener.
-LAB_HOOK_SRCS := lab.c faults.c trace.c metrics.c store_lab.c
+LAB_HOOK_SRCS := lab.c faults.c trace.c metrics.c
 LAB_SRCS      := $(LAB_HOOK_SRCS) console.c
 LAB_OBJS      := $(LAB_SRCS:%.c=$(BUILD)/obj/%.o)
 LDLIBS        += -lqrencode -lz

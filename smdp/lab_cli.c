@@ -30,11 +30,11 @@ static void usage(FILE *out)
 		"  metadata-mismatch, oversized-segment.\n");
 }
 
-static void print_faults(struct lab_store *ls)
+static void print_faults(struct store *st)
 {
 	struct fault_rule *v = calloc(LAB_MAX_FAULTS, sizeof(*v));
 	char spec[LAB_MAX_SPEC];
-	int n = v ? store_fault_list(ls, v, LAB_MAX_FAULTS) : -1;
+	int n = v ? store_fault_list(st, v, LAB_MAX_FAULTS) : -1;
 
 	if (n < 0) {
 		fprintf(stderr, "smdp-lab: cannot read the fault rules\n");
@@ -124,7 +124,6 @@ int main(int argc, char **argv)
 {
 	const char *db = CLI_DEFAULT_DB;
 	struct store *st = NULL;
-	struct lab_store *ls = NULL;
 	char err[512];
 	int i = 1, rc = 1;
 
@@ -136,13 +135,13 @@ int main(int argc, char **argv)
 		usage(i >= argc ? stderr : stdout);
 		return i >= argc ? 64 : 0;
 	}
-	/* the server's schema first: the lab reads its sessions table */
-	if (!(st = store_open(db, err, sizeof(err))) || !(ls = store_lab_open(db, err, sizeof(err)))) {
+	/* the server's database: the lab's tables are part of its schema */
+	if (!(st = store_open(db, err, sizeof(err)))) {
 		fprintf(stderr, "smdp-lab: %s\n", err);
 		goto out;
 	}
 	if (!strcmp(argv[i], "faults") && i + 1 == argc) {
-		print_faults(ls);
+		print_faults(st);
 		rc = 0;
 	} else if (!strcmp(argv[i], "fault-add") && i + 2 < argc) {
 		struct fault_rule r;
@@ -170,7 +169,7 @@ int main(int argc, char **argv)
 		snprintf(r.name, sizeof(r.name), "%s", argv[i + 1]);
 		snprintf(r.origin, sizeof(r.origin), "cli");
 		r.created = (int64_t)time(NULL);
-		if (store_fault_put(ls, &r))
+		if (store_fault_put(st, &r))
 			goto out;
 		printf("rule %lld %s: %s\n", (long long)r.id, r.name, spec);
 		rc = 0;
@@ -186,8 +185,8 @@ int main(int argc, char **argv)
 			rc = 64;
 			goto out;
 		}
-		r = !strcmp(argv[i], "fault-del") ? store_fault_delete(ls, id) :
-			store_fault_enable(ls, id, !strcmp(argv[i], "fault-enable"));
+		r = !strcmp(argv[i], "fault-del") ? store_fault_delete(st, id) :
+			store_fault_enable(st, id, !strcmp(argv[i], "fault-enable"));
 		if (r < 0)
 			goto out;
 		if (r == 0 && id) {
@@ -198,10 +197,10 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[i], "sessions") && i + 1 == argc) {
 		printf("%-34s %-27s %-14s %-24s %-22s %s\n", "transaction", "started", "state",
 		       "last function", "outcome", "EID");
-		rc = store_trace_list(ls, LAB_MAX_LIST, session_line, NULL) ? 1 : 0;
+		rc = store_trace_list(st, LAB_MAX_LIST, session_line, NULL) ? 1 : 0;
 	} else if (!strcmp(argv[i], "trace") && i + 1 < argc &&
 		   (i + 2 == argc || (i + 3 == argc && !strcmp(argv[i + 2], "--json")))) {
-		cJSON *doc = strlen(argv[i + 1]) < LAB_TXID_TEXT ? lab_trace_json(ls, argv[i + 1]) :
+		cJSON *doc = strlen(argv[i + 1]) < LAB_TXID_TEXT ? lab_trace_json(st, argv[i + 1]) :
 			     NULL;
 		if (!doc) {
 			fprintf(stderr, "smdp-lab: no trace of transaction %s\n", argv[i + 1]);
@@ -222,7 +221,6 @@ int main(int argc, char **argv)
 		rc = 64;
 	}
 out:
-	store_lab_close(ls);
 	store_close(st);
 	return rc;
 }

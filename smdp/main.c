@@ -97,6 +97,26 @@ static int make_parent(const char *path)
 	return 0;
 }
 
+/* Every private key file the server reads must be its own (pki.c): the CI
+ * directories' keys, the listeners' DPtls keys, the operators' notification
+ * client keys and the admin listener's key. 0 / -1 with err set. */
+static int check_key_files(const struct pki *p, const struct smdp_config *cfg, char *err,
+			   size_t errsz)
+{
+	const char *paths[SMDP_MAX_LISTENERS + 1 + SMDP_MAX_OPERATORS + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_es9; i++)
+		if (cfg->es9[i].port >= 0)
+			paths[n++] = cfg->es9[i].key;
+	if (cfg->es2.port >= 0 && cfg->es2.client_ca[0])
+		paths[n++] = cfg->es2.key;
+	for (size_t i = 0; i < cfg->n_operators; i++)
+		paths[n++] = cfg->operators[i].notify_key;
+	paths[n++] = cfg->lab.admin_key;
+	return pki_keys_private(p, paths, n, cfg->allow_loose_keys, err, errsz);
+}
+
 /* *print_only: 1 --print-config, 2 --check-config. */
 static int parse_args(int argc, char **argv, struct smdp_config *cfg, int *print_only)
 {
@@ -177,6 +197,10 @@ int main(int argc, char **argv)
 		log_error("profiles: %s", err);
 		goto out;
 	}
+	if (check_key_files(&a->d.pki, &cfg, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
 	log_info("%zu profiles loaded from %s", a->d.profiles.n, cfg.profiles_dir);
 	if (cfg.default_profile[0] && !saip_find(&a->d.profiles, cfg.default_profile)) {
 		log_error("default-profile '%s' is not in %s", cfg.default_profile, cfg.profiles_dir);
@@ -224,6 +248,8 @@ int main(int argc, char **argv)
 		log_error("every listener is off: nothing to serve");
 		goto out;
 	}
+	for (size_t i = 0; i < nl; i++)
+		ls[i].limits = cfg.limits;
 	a->srv = http_start(ls, nl, cfg.threads, SMDP_MAX_BODY, handle, a, err, sizeof(err));
 	if (!a->srv) {
 		log_error("HTTPS: %s", err);

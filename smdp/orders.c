@@ -696,6 +696,7 @@ struct es9_ctx {
 	const uint8_t *raw;
 	size_t raw_len;
 	enum rsp_status st;
+	int ignored;                    /* tx_pir: the order was not pending */
 };
 
 static int tx_check_bpp(struct store_tx *tx, void *arg)
@@ -781,28 +782,37 @@ static int tx_bpp_sent(struct store_tx *tx, void *arg)
 		c->st = RSP_ERR_PROFILE_NOT_RELEASED;   /* cancelled meanwhile */
 		return TX_REFUSED;
 	}
-	if (store_tx_session_update(tx, c->s) ||
-	    (p.state != PS_DOWNLOADED &&
+	if ((p.state != PS_DOWNLOADED &&
 	     transition(tx, &p, PS_DOWNLOADED, o.id, c->s->eid, "getBoundProfilePackage")) ||
 	    notify(tx, c->d->cfg, &o, &p, c->s->eid, NP_BPP_DOWNLOAD, RSP_OK, NULL, NULL, 0))
 		return TX_ERROR;
 	return 0;
 }
 
-enum rsp_status orders_es9_bpp_sent(struct smdp *d, struct session *s)
+enum rsp_status orders_es9_bpp_sent(struct smdp *d, struct session *s,
+				    struct store_es9_writes *w)
 {
 	struct es9_ctx c;
-	enum rsp_status st;
+	int r;
 
 	s->state = SESSION_BPP_SENT;
+	w->session = s;
+	w->session_insert = 0;
 	if (!s->order_id)
-		return store_session_update(d->store, s) ? RSP_ERR_INTERNAL : RSP_OK;
+		return store_es9_write(d->store, w) ? RSP_ERR_INTERNAL : RSP_OK;
 	memset(&c, 0, sizeof(c));
 	c.d = d;
 	c.s = s;
-	st = run(d, tx_bpp_sent, &c, &c.st);
+	/* the order is checked before anything is written: a cancelled order
+	 * keeps no row of this call (the profile's history row comes first) */
+	w->fn = tx_bpp_sent;
+	w->arg = &c;
+	w->fn_first = 1;
+	r = store_es9_write(d->store, w);
 	es2p_kick(d->es2);
-	return st;
+	if (r < 0 || (r > 0 && c.st == RSP_OK))
+		return RSP_ERR_INTERNAL;
+	return c.st;
 }
 
 static int tx_failed(struct store_tx *tx, void *arg)
@@ -818,21 +828,28 @@ static int tx_failed(struct store_tx *tx, void *arg)
 		TX_ERROR : 0;
 }
 
-void orders_es9_failed(struct smdp *d, const struct session *s, int point, enum rsp_status st)
+int orders_es9_failed(struct smdp *d, const struct session *s, int point, enum rsp_status st,
+		      struct store_es9_writes *w)
 {
 	struct es9_ctx c;
+	int r;
 
-	if (!s->order_id)
-		return;
+	if (!s->order_id || point <= 0)
+		return store_es9_write(d->store, w) ? -1 : 0;
 	memset(&c, 0, sizeof(c));
 	c.d = d;
 	c.s = (struct session *)(uintptr_t)s;
 	c.point = point;
 	c.st = st;
-	if (store_transact(d->store, tx_failed, &c))
+	w->fn = tx_failed;
+	w->arg = &c;
+	w->fn_first = 0;
+	r = store_es9_write(d->store, w);
+	if (r)
 		log_warn("order %lld: could not queue the operator notification",
 			 (long long)s->order_id);
 	es2p_kick(d->es2);
+	return r ? -1 : 0;
 }
 
 static int tx_pir(struct store_tx *tx, void *arg)
@@ -844,9 +861,12 @@ static int tx_pir(struct store_tx *tx, void *arg)
 
 	if (r < 0)
 		return TX_ERROR;
-	/* a repeated PIR, or one for an order cancelled meanwhile: no change */
-	if (!r || (p.state != PS_DOWNLOADED && p.state != PS_RELEASED))
-		return TX_REFUSED;
+	/* a repeated PIR, or one for an order cancelled meanwhile: no change
+	 * to the order; the call's own rows (session, notification) still go */
+	if (!r || (p.state != PS_DOWNLOADED && p.state != PS_RELEASED)) {
+		c->ignored = 1;
+		return 0;
+	}
 	if (c->success) {
 		o.active = 0;   /* done: its matchingId may be used again */
 		if (store_tx_order_update(tx, &o))
@@ -860,26 +880,32 @@ static int tx_pir(struct store_tx *tx, void *arg)
 	return 0;
 }
 
-void orders_es9_pir(struct smdp *d, const struct session *s, int success, const uint8_t *pir,
-		    size_t n)
+int orders_es9_pir(struct smdp *d, const struct session *s, int success, const uint8_t *pir,
+		   size_t n, struct store_es9_writes *w)
 {
 	struct es9_ctx c;
 	int r;
 
 	if (!s->order_id)
-		return;
+		return store_es9_write(d->store, w) ? -1 : 0;
 	memset(&c, 0, sizeof(c));
 	c.d = d;
 	c.s = (struct session *)(uintptr_t)s;
 	c.success = success;
 	c.raw = pir;
 	c.raw_len = n;
-	r = store_transact(d->store, tx_pir, &c);
-	if (r < 0)
+	/* after the session's rows: its "installed" history event comes
+	 * before the profile's transition, as the eUICC reported it first */
+	w->fn = tx_pir;
+	w->arg = &c;
+	w->fn_first = 0;
+	r = store_es9_write(d->store, w);
+	if (r)
 		log_warn("order %lld: could not record the PIR", (long long)s->order_id);
-	else if (r > 0)
+	else if (c.ignored)
 		log_info("order %lld: PIR ignored (order no longer pending)", (long long)s->order_id);
 	es2p_kick(d->es2);
+	return r ? -1 : 0;
 }
 
 static int tx_cancel_session(struct store_tx *tx, void *arg)
@@ -906,19 +932,27 @@ static int tx_cancel_session(struct store_tx *tx, void *arg)
 		      NULL, 0) ? TX_ERROR : 0;
 }
 
-void orders_es9_cancel(struct smdp *d, const struct session *s, long reason)
+int orders_es9_cancel(struct smdp *d, const struct session *s, long reason,
+		      struct store_es9_writes *w)
 {
 	struct es9_ctx c;
+	int r;
 
 	if (!s->order_id)
-		return;
+		return store_es9_write(d->store, w) ? -1 : 0;
 	memset(&c, 0, sizeof(c));
 	c.d = d;
 	c.s = (struct session *)(uintptr_t)s;
 	c.reason = reason;
 	/* where the download stopped: before or after the BPP went out */
 	c.point = s->state == SESSION_BPP_SENT ? NP_BPP_INSTALL : NP_BPP_DOWNLOAD;
-	if (store_transact(d->store, tx_cancel_session, &c))
+	/* the profile's transition first, then the session's "cancelled" */
+	w->fn = tx_cancel_session;
+	w->arg = &c;
+	w->fn_first = 1;
+	r = store_es9_write(d->store, w);
+	if (r)
 		log_warn("order %lld: could not apply the cancelSession", (long long)s->order_id);
 	es2p_kick(d->es2);
+	return r ? -1 : 0;
 }

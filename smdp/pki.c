@@ -975,3 +975,49 @@ out:
 	free_names(names, nn);
 	return rc;
 }
+
+int pki_key_file_private(const char *path, int allow_loose, char *err, size_t errsz)
+{
+	struct stat st;
+
+	if (!path || !path[0] || stat(path, &st) != 0 || !(st.st_mode & 077))
+		return 0;
+	/* a private key that other local users can read is as good as
+	 * published: the SM-DP+ identity (SGP.22 4.5.2) would be theirs */
+	if (allow_loose) {
+		log_warn("private key %s is readable by group or others (mode %04o); "
+			 "accepted because of allow-loose-key-permissions", path,
+			 (unsigned)(st.st_mode & 07777));
+		return 0;
+	}
+	snprintf(err, errsz, "private key %s is readable by group or others (mode %04o): "
+		 "run 'chmod 600 %s', or start with --allow-loose-key-permissions yes", path,
+		 (unsigned)(st.st_mode & 07777), path);
+	return -1;
+}
+
+int pki_keys_private(const struct pki *p, const char *const *paths, size_t n, int allow_loose,
+		     char *err, size_t errsz)
+{
+	static const char *const own[] = { "dpauth.key.pem", "dppb.key.pem", "dptls.key.pem" };
+	static const char tls_suffix[] = "/dptls.key.pem";
+	char path[1100];
+
+	for (size_t i = 0; p && i < p->n; i++) {
+		/* the CI directory is what precedes dptls.key.pem (load_set) */
+		const char *k = p->sets[i].dptls_key;
+		size_t kl = strlen(k), sl = sizeof(tls_suffix) - 1;
+
+		if (kl < sl || strcmp(k + kl - sl, tls_suffix))
+			continue;
+		for (size_t j = 0; j < sizeof(own) / sizeof(own[0]); j++) {
+			snprintf(path, sizeof(path), "%.*s/%s", (int)(kl - sl), k, own[j]);
+			if (pki_key_file_private(path, allow_loose, err, errsz))
+				return -1;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pki_key_file_private(paths[i], allow_loose, err, errsz))
+			return -1;
+	return 0;
+}

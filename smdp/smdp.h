@@ -80,6 +80,10 @@ int b64_decode(const char *in, size_t slen, struct buf *out);
 int file_read(const char *path, size_t max, struct buf *out);
 /* Constant-time compare of n bytes: 0 if equal. */
 int mem_neq(const void *a, const void *b, size_t n);
+/* Deepest nesting of objects/arrays in a JSON text (strings skipped): the
+ * JSON bindings refuse deep bodies before cJSON's recursive parser runs on
+ * a small worker stack. */
+int json_depth(const uint8_t *p, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* log.c: a small logging vocabulary; messages go to stderr. */
@@ -760,6 +764,16 @@ int der_tlv(const uint8_t *p, size_t n, uint32_t *tag, size_t *hdr_len, size_t *
 /* ------------------------------------------------------------------ */
 /* http.c: the only civetweb code. HTTPS listeners, request limits, and the
  * hand-over of one decoded request to the application's handler. */
+/* Per-client-address limits of one listener (README, "Hostile clients").
+ * A field of 0 takes the built-in default, -1 means no limit. Connections
+ * and the request rate are counted per address across all listeners. */
+struct http_limits {
+	int conns_per_addr;         /* open connections (after the TLS handshake) */
+	int rps;                    /* requests per second (token bucket refill) */
+	int burst;                  /* bucket size: requests in a burst */
+	int request_timeout_ms;     /* TLS handshake and request head, in all */
+};
+
 struct http_listener_cfg {
 	char name[16];              /* "nist", "brainpool", "es2", "admin" (logs) */
 	char addr[64];              /* "127.0.0.1" */
@@ -769,6 +783,7 @@ struct http_listener_cfg {
 	char chain[512];            /* optional extra chain certificates (PEM), "" none */
 	int tls12_only;             /* 1: TLS 1.2 only (brainpool on OpenSSL 3.0) */
 	char client_ca[512];        /* mutual TLS: CA bundle (PEM), "" = no client cert */
+	struct http_limits limits;  /* all 0: the built-in defaults */
 };
 
 struct http_request {
@@ -1062,6 +1077,28 @@ int store_tx_session_update(struct store_tx *tx, const struct session *s);
 int store_tx_history_add(struct store_tx *tx, const struct history_event *e);
 int store_tx_binding_delete(struct store_tx *tx, const char *eid, const char *profile_id);
 
+/* The writes of one ES9+ call, committed together by store_es9_write
+ * (issue 8: one write transaction per call instead of one per row). Every
+ * member is optional: NULL / 0 means none. */
+struct store_es9_writes {
+	const struct session *session;      /* written as a whole */
+	int session_insert;                 /* 1 insert (initiateAuthentication), 0 update */
+	const struct history_event *history;
+	const struct binding *binding_put;  /* SGP.22 3.1.3.3 binding to keep */
+	const char *binding_del_eid;        /* with binding_del_profile: binding to drop */
+	const char *binding_del_profile;
+	const struct notification_row *notification;
+	store_tx_fn fn;                     /* orders.c's part of the call, or NULL */
+	void *arg;
+	int fn_first;                       /* 1: fn before the rows above, 0: after */
+};
+/* Apply w in one BEGIN IMMEDIATE transaction with the store locked; the
+ * rows go in the order session, binding put, binding delete, history,
+ * notification, with fn before or after them (history row order follows).
+ * All or nothing: 0 committed; fn's non-zero value (rolled back); -1 if a
+ * row is invalid or the transaction fails (rolled back, logged). */
+int store_es9_write(struct store *st, const struct store_es9_writes *w);
+
 /* Every inventory profile in ICCID order with its current order (NULL if
  * none), filtered by state (PS_NONE = all) and type (NULL = all). The
  * callback runs without the store lock. 0 / -1. */
@@ -1131,6 +1168,8 @@ struct smdp_config {
 	int notify_retry_min;               /* seconds before the first retry */
 	int notify_retry_max;               /* backoff ceiling, seconds */
 	struct lab_config lab;              /* lab features (lab.h): admin.*, trace*, fault.* */
+	struct http_limits limits;          /* limit.* keys, for every listener */
+	int allow_loose_keys;               /* 1: private keys others may read only warn */
 };
 
 /* Fill cfg with the built-in defaults (what `make run` uses). */
@@ -1194,6 +1233,15 @@ struct pki {
  * signed by it. Other findings (expiry, policy, curve) are logged as
  * warnings. 0 / -1 with the first error in err. */
 int pki_load(struct pki *p, const char *dir, char *err, size_t errsz);
+/* Refuse a private key file that group or others may access (mode & 077):
+ * -1 with err naming the file and the fix (chmod 600), unless allow_loose,
+ * then a warning is logged and 0 returned. 0 also if the file is private or
+ * cannot be stat()ed (its loader reports that). */
+int pki_key_file_private(const char *path, int allow_loose, char *err, size_t errsz);
+/* pki_key_file_private on every key pki_load read (DPauth, DPpb of each CI
+ * directory) and on paths[0..n) (DPtls and other keys of the listeners). */
+int pki_keys_private(const struct pki *p, const char *const *paths, size_t n, int allow_loose,
+		     char *err, size_t errsz);
 /* --check-config: the checks of pki_load on every CI directory under
  * certs_dir (without stopping at the first error), plus the DPtls of each
  * CI directory and of each enabled listener in ls[0..nls) (cert, key, SAN
@@ -1583,19 +1631,30 @@ enum rsp_status orders_es9_select(struct smdp *d, struct session *s,
  * after which the profile goes to Error (RSP_ERR_CC_RETRIES). */
 enum rsp_status orders_es9_check_bpp(struct smdp *d, const struct session *s,
 				     const struct prepare_download_resp *p);
-/* The BPP is about to be sent: session -> BPP_SENT and profile ->
- * Downloaded with notificationPointId 3, in one transaction. */
-enum rsp_status orders_es9_bpp_sent(struct smdp *d, struct session *s);
-/* A failed ES9+ call of an order's session: tell the operator at point. */
-void orders_es9_failed(struct smdp *d, const struct session *s, int point, enum rsp_status st);
-/* A verified PIR: Downloaded -> Installed (order done) or Error, told at
- * notificationPointId 4 with the PIR as resultData. */
-void orders_es9_pir(struct smdp *d, const struct session *s, int success, const uint8_t *pir,
-		    size_t n);
-/* A verified cancelSession (SGP.22 5.6.5): postponed/timeout keep the
- * profile Released for a retry; any other reason puts it in Error. The
- * operator is told at the point the session had reached (3 or 4). */
-void orders_es9_cancel(struct smdp *d, const struct session *s, long reason);
+/* The functions below commit the ES9+ call's other writes w (the session
+ * row, its history event, bindings, the notification row) in the same
+ * transaction as their lifecycle change (store_es9_write); w's fn/arg are
+ * theirs to set. */
+/* The BPP is about to be sent: session -> BPP_SENT (w->session = s) and
+ * profile -> Downloaded with notificationPointId 3, in one transaction;
+ * nothing is kept when the order went meanwhile. */
+enum rsp_status orders_es9_bpp_sent(struct smdp *d, struct session *s,
+				    struct store_es9_writes *w);
+/* A failed ES9+ call: commit w and, for an order's session with point > 0,
+ * tell the operator at point. 0 / -1 (nothing kept). */
+int orders_es9_failed(struct smdp *d, const struct session *s, int point, enum rsp_status st,
+		      struct store_es9_writes *w);
+/* A verified PIR: commit w and move Downloaded -> Installed (order done) or
+ * Error, told at notificationPointId 4 with the PIR as resultData; a PIR
+ * for an order no longer pending changes no order. 0 / -1 (nothing kept). */
+int orders_es9_pir(struct smdp *d, const struct session *s, int success, const uint8_t *pir,
+		   size_t n, struct store_es9_writes *w);
+/* A verified cancelSession (SGP.22 5.6.5): commit w; postponed/timeout keep
+ * the profile Released for a retry; any other reason puts it in Error. The
+ * operator is told at the point the session had reached (3 or 4). reason
+ * -1: an eUICC error instead of a signed reason. 0 / -1 (nothing kept). */
+int orders_es9_cancel(struct smdp *d, const struct session *s, long reason,
+		      struct store_es9_writes *w);
 
 /* ------------------------------------------------------------------ */
 /* es2p.c: ES2+ (SGP.22 5.3) on C structs: who calls (operator by

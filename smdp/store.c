@@ -1,6 +1,7 @@
 /* store.c - SQLite persistence: sessions, BPP bindings, history, notifications,
- * the profile inventory with its download orders (SGP.22 lifecycle) and the
- * queue of operator notifications (ES2+ handleDownloadProgressInfo). */
+ * the profile inventory with its download orders (SGP.22 lifecycle), the
+ * queue of operator notifications (ES2+ handleDownloadProgressInfo) and the
+ * lab's fault rules and session traces (lab.h), all on one connection. */
 #include "smdp.h"
 
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include <sys/stat.h>
 
 #include <sqlite3.h>
+
+#include "lab.h"   /* the lab's rows: fault rules, trace events */
 
 /* Largest blob we write or accept back from the file: a bound BPP of the
  * largest profile plus segment overhead fits comfortably. */
@@ -148,6 +151,44 @@ static const char *const migrations[] = {
 	"  delivered INTEGER NOT NULL DEFAULT 0"
 	");"
 	"CREATE INDEX op_notifications_queue ON op_notifications(operator, delivered, id);",
+	/* 3: the lab (issue 7): fault rules, session trace events and per-
+	 * transaction summaries. Files written while the lab kept these tables
+	 * on a second connection have them already, with the same shape (its
+	 * lab_schema_version 1), hence IF NOT EXISTS; that version table goes. */
+	"CREATE TABLE IF NOT EXISTS lab_faults ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  spec TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL,"
+	"  origin TEXT NOT NULL,"
+	"  seen INTEGER NOT NULL DEFAULT 0,"
+	"  fired INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE IF NOT EXISTS lab_transactions ("
+	"  txid TEXT NOT NULL PRIMARY KEY,"
+	"  started INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  eid TEXT NOT NULL,"
+	"  matching_id TEXT NOT NULL,"
+	"  profile TEXT NOT NULL,"
+	"  last_function TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  calls INTEGER NOT NULL,"
+	"  faults INTEGER NOT NULL"
+	");"
+	"CREATE INDEX IF NOT EXISTS lab_transactions_updated ON lab_transactions(updated);"
+	"CREATE TABLE IF NOT EXISTS lab_trace_events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  txid TEXT NOT NULL,"
+	"  time_us INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  function TEXT NOT NULL,"
+	"  detail TEXT NOT NULL"
+	");"
+	"CREATE INDEX IF NOT EXISTS lab_trace_events_txid ON lab_trace_events(txid, id);"
+	"CREATE INDEX IF NOT EXISTS lab_trace_events_time ON lab_trace_events(time_us);"
+	"DROP TABLE IF EXISTS lab_schema_version;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -191,6 +232,11 @@ enum {
 
 #define HISTORY_COLS "id, time, txid, eid, profile_id, event, detail"
 
+#define FAULT_COLS "id, name, spec, enabled, origin, seen, fired, created"
+#define TX_COLS "t.txid, t.started, t.updated, t.eid, t.matching_id, t.profile, " \
+	"t.last_function, t.outcome, t.calls, t.faults, s.state, s.close_reason, s.expires"
+#define LAB_MAX_DETAIL    (512 * 1024)   /* one trace event's JSON text */
+
 /* Every statement the store runs after open, prepared once. */
 enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -202,6 +248,11 @@ enum stmt_id {
 	Q_PROF_GET, Q_PROF_PICK, Q_PROF_TYPE_COUNT, Q_PROF_INSERT, Q_PROF_UPDATE, Q_PROF_EACH,
 	Q_ORDER_GET, Q_ORDER_MID, Q_ORDER_DEFAULT, Q_ORDER_INSERT, Q_ORDER_UPDATE,
 	Q_OPN_ADD, Q_OPN_HEAD, Q_OPN_DONE, Q_OPN_RETRY, Q_OPN_COUNT,
+	/* the lab (lab.h) */
+	Q_FAULT_INSERT, Q_FAULT_GET_NAME, Q_FAULT_UPDATE, Q_FAULT_LIST, Q_FAULT_SEEN,
+	Q_FAULT_FIRED, Q_FAULT_DELETE, Q_FAULT_DELETE_ALL, Q_FAULT_ENABLE,
+	Q_EVENT_ADD, Q_EVENTS, Q_TX_UPSERT, Q_TX_LIST, Q_TX_GET,
+	Q_SWEEP_EVENTS, Q_SWEEP_TX, Q_IN_FLIGHT,
 	Q_COUNT
 };
 
@@ -288,6 +339,43 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"last_error = ?4 WHERE id = ?1",
 	[Q_OPN_COUNT] = "SELECT count(*) FROM op_notifications WHERE delivered = 0 AND "
 		"(?1 IS NULL OR operator = ?1)",
+	[Q_FAULT_INSERT] = "INSERT INTO lab_faults (name, spec, enabled, origin, created) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_FAULT_GET_NAME] = "SELECT id, spec FROM lab_faults WHERE name = ?1",
+	/* a changed rule starts counting again: attempt=N refers to its calls */
+	[Q_FAULT_UPDATE] = "UPDATE lab_faults SET spec = ?2, enabled = ?3, origin = ?4, "
+		"seen = CASE WHEN spec = ?2 THEN seen ELSE 0 END, "
+		"fired = CASE WHEN spec = ?2 THEN fired ELSE 0 END WHERE id = ?1",
+	[Q_FAULT_LIST] = "SELECT " FAULT_COLS " FROM lab_faults ORDER BY id LIMIT ?1",
+	[Q_FAULT_SEEN] = "UPDATE lab_faults SET seen = seen + 1 WHERE id = ?1 RETURNING seen",
+	[Q_FAULT_FIRED] = "UPDATE lab_faults SET fired = fired + 1 WHERE id = ?1",
+	[Q_FAULT_DELETE] = "DELETE FROM lab_faults WHERE id = ?1",
+	[Q_FAULT_DELETE_ALL] = "DELETE FROM lab_faults",
+	[Q_FAULT_ENABLE] = "UPDATE lab_faults SET enabled = ?2 WHERE id = ?1",
+	[Q_EVENT_ADD] = "INSERT INTO lab_trace_events (txid, time_us, kind, function, detail) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_EVENTS] = "SELECT txid, time_us, kind, function, detail FROM lab_trace_events "
+		"WHERE txid = ?1 ORDER BY id",
+	/* calls and faults add up; a later call's EID etc. fill what was empty */
+	[Q_TX_UPSERT] = "INSERT INTO lab_transactions (txid, started, updated, eid, matching_id, "
+		"profile, last_function, outcome, calls, faults) VALUES "
+		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (txid) DO UPDATE SET "
+		"updated = excluded.updated, "
+		"eid = CASE WHEN excluded.eid <> '' THEN excluded.eid ELSE eid END, "
+		"matching_id = CASE WHEN excluded.matching_id <> '' THEN excluded.matching_id "
+		"ELSE matching_id END, "
+		"profile = CASE WHEN excluded.profile <> '' THEN excluded.profile ELSE profile END, "
+		"last_function = excluded.last_function, outcome = excluded.outcome, "
+		"calls = calls + excluded.calls, faults = faults + excluded.faults",
+	[Q_TX_LIST] = "SELECT " TX_COLS " FROM lab_transactions t LEFT JOIN sessions s "
+		"ON hex(s.txid) = t.txid ORDER BY t.started DESC LIMIT ?1",
+	[Q_TX_GET] = "SELECT " TX_COLS " FROM lab_transactions t LEFT JOIN sessions s "
+		"ON hex(s.txid) = t.txid WHERE t.txid = ?1",
+	[Q_SWEEP_EVENTS] = "DELETE FROM lab_trace_events WHERE txid IN "
+		"(SELECT txid FROM lab_transactions WHERE updated < ?1)",
+	[Q_SWEEP_TX] = "DELETE FROM lab_transactions WHERE updated < ?1",
+	/* ?2 = SESSION_CLOSED */
+	[Q_IN_FLIGHT] = "SELECT count(*) FROM sessions WHERE state < ?2 AND expires >= ?1",
 };
 
 struct store {
@@ -975,16 +1063,9 @@ out:
 	return rc;
 }
 
-int store_binding_put(struct store *st, const struct binding *b)
+/* Bind Q_BINDING_PUT; on failure the statement is reset. 0 / -1. */
+static int bind_binding(sqlite3_stmt *q, const struct binding *b)
 {
-	sqlite3_stmt *q;
-	int rc = -1, locked = 0;
-
-	if (!st || !b)
-		goto out;
-	pthread_mutex_lock(&st->mu);
-	locked = 1;
-	q = st->q[Q_BINDING_PUT];
 	if (bind_str(q, 1, b->eid, sizeof(b->eid)) ||
 	    bind_str(q, 2, b->profile_id, sizeof(b->profile_id)) ||
 	    bind_bytes(q, 3, b->euicc_otpk, sizeof(b->euicc_otpk)) ||
@@ -993,8 +1074,21 @@ int store_binding_put(struct store *st, const struct binding *b)
 	    bind_i64(q, 6, b->created)) {
 		log_error("store: binding put: invalid binding field");
 		stmt_done(q);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+int store_binding_put(struct store *st, const struct binding *b)
+{
+	int rc = -1, locked = 0;
+
+	if (!st || !b)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	if (bind_binding(st->q[Q_BINDING_PUT], b))
+		goto out;
 	rc = write_one(st, Q_BINDING_PUT, "binding put");
 out:
 	if (locked)
@@ -1134,16 +1228,9 @@ out:
 /* ------------------------------------------------------------------ */
 /* notifications (handleNotification, SGP.22 5.6.4) */
 
-int store_notification_add(struct store *st, const struct notification_row *n)
+/* Bind Q_NOTIF_ADD; on failure the statement is reset. 0 / -1. */
+static int bind_notification(sqlite3_stmt *q, const struct notification_row *n)
 {
-	sqlite3_stmt *q;
-	int rc = -1, locked = 0;
-
-	if (!st || !n)
-		goto out;
-	pthread_mutex_lock(&st->mu);
-	locked = 1;
-	q = st->q[Q_NOTIF_ADD];
 	if (n->txid_len > sizeof(n->txid) ||
 	    bind_i64(q, 1, n->time) ||
 	    bind_bytes(q, 2, n->txid, n->txid_len) ||
@@ -1155,8 +1242,21 @@ int store_notification_add(struct store *st, const struct notification_row *n)
 	    bind_bytes(q, 8, n->raw.p, n->raw.len)) {
 		log_error("store: notification add: invalid field");
 		stmt_done(q);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+int store_notification_add(struct store *st, const struct notification_row *n)
+{
+	int rc = -1, locked = 0;
+
+	if (!st || !n)
+		goto out;
+	pthread_mutex_lock(&st->mu);
+	locked = 1;
+	if (bind_notification(st->q[Q_NOTIF_ADD], n))
+		goto out;
 	rc = write_one(st, Q_NOTIF_ADD, "notification add");
 out:
 	if (locked)
@@ -1523,6 +1623,60 @@ int store_tx_binding_delete(struct store_tx *tx, const char *eid, const char *pr
 	return tx_exec(tx, Q_BINDING_DELETE, "binding delete") ? -1 : 0;
 }
 
+/* The plain rows of w, in the documented order; inside a transaction. */
+static int es9_rows(struct store_tx *tx, const struct store_es9_writes *w)
+{
+	struct store *st = tx->st;
+
+	if (w->session && session_step(st, w->session, w->session_insert))
+		return -1;
+	if (w->binding_put && (bind_binding(st->q[Q_BINDING_PUT], w->binding_put) ||
+			       tx_exec(tx, Q_BINDING_PUT, "binding put")))
+		return -1;
+	if (w->binding_del_eid && w->binding_del_profile &&
+	    store_tx_binding_delete(tx, w->binding_del_eid, w->binding_del_profile))
+		return -1;
+	if (w->history && store_tx_history_add(tx, w->history))
+		return -1;
+	if (w->notification && (bind_notification(st->q[Q_NOTIF_ADD], w->notification) ||
+				tx_exec(tx, Q_NOTIF_ADD, "notification add")))
+		return -1;
+	return 0;
+}
+
+/* Issue 8: a download used to cost about eleven write transactions (each a
+ * WAL append and, with synchronous=NORMAL, lock traffic); one per ES9+ call
+ * keeps the same rows and makes each call's change atomic. */
+int store_es9_write(struct store *st, const struct store_es9_writes *w)
+{
+	struct store_tx tx;
+	int rc = -1, r = 0;
+
+	if (!st || !w)
+		return -1;
+	pthread_mutex_lock(&st->mu);
+	if (tx_begin(st))
+		goto out;
+	tx.st = st;
+	if (w->fn && w->fn_first)
+		r = w->fn(&tx, w->arg);
+	if (r == 0 && es9_rows(&tx, w))
+		r = -1;
+	if (r == 0 && w->fn && !w->fn_first)
+		r = w->fn(&tx, w->arg);
+	if (r != 0) {
+		tx_rollback(st);
+		rc = r;
+		goto out;
+	}
+	if (tx_commit(st))
+		goto out;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* inventory listing and the operator notification queue */
 
@@ -1717,4 +1871,375 @@ out:
 	if (locked)
 		pthread_mutex_unlock(&st->mu);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* the lab's tables (lab.h): fault rules, trace events, summaries */
+
+/* Bind a caller's NUL-terminated text (the lab's structs bound it). */
+static int bind_text_lab(sqlite3_stmt *q, int i, const char *s)
+{
+	return sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC) == SQLITE_OK ? 0 : -1;
+}
+
+/* Copy a text column, truncated to out[outsz]: the lab's rows are shown,
+ * never acted on, so a long value is cut rather than refused. */
+static void col_text_lab(sqlite3_stmt *q, int c, char *out, size_t outsz)
+{
+	const unsigned char *t = sqlite3_column_text(q, c);
+
+	snprintf(out, outsz, "%s", t ? (const char *)t : "");
+}
+
+/* fault rules */
+
+int store_fault_put(struct store *st, struct fault_rule *r)
+{
+	sqlite3_stmt *q;
+	struct fault_rule plain = *r;
+	char spec[LAB_MAX_SPEC];
+	int rc = -1, step;
+	int64_t id = 0;
+
+	/* enabled lives in its own column only (store_fault_enable) */
+	plain.enabled = 1;
+	fault_format(&plain, spec, sizeof(spec));
+	pthread_mutex_lock(&st->mu);
+	if (tx_begin(st))
+		goto out;
+	if (!(q = st->q[Q_FAULT_GET_NAME]) || bind_text_lab(q, 1, r->name))
+		goto fail;
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW)
+		id = sqlite3_column_int64(q, 0);
+	stmt_done(q);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		goto fail;
+	if (id) {
+		if (!(q = st->q[Q_FAULT_UPDATE]) || sqlite3_bind_int64(q, 1, id) ||
+		    bind_text_lab(q, 2, spec) || sqlite3_bind_int(q, 3, r->enabled) ||
+		    bind_text_lab(q, 4, r->origin) || sqlite3_step(q) != SQLITE_DONE) {
+			stmt_done(q);
+			goto fail;
+		}
+		stmt_done(q);
+	} else {
+		if (!(q = st->q[Q_FAULT_INSERT]) || bind_text_lab(q, 1, r->name) ||
+		    bind_text_lab(q, 2, spec) || sqlite3_bind_int(q, 3, r->enabled) ||
+		    bind_text_lab(q, 4, r->origin) || sqlite3_bind_int64(q, 5, r->created) ||
+		    sqlite3_step(q) != SQLITE_DONE) {
+			stmt_done(q);
+			goto fail;
+		}
+		stmt_done(q);
+		id = sqlite3_last_insert_rowid(st->db);
+	}
+	if (tx_commit(st))
+		goto fail;
+	r->id = id;
+	rc = 0;
+	goto out;
+fail:
+	log_error("store: lab: fault %s: %s", r->name, sqlite3_errmsg(st->db));
+	tx_rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_fault_list(struct store *st, struct fault_rule *out, size_t max)
+{
+	sqlite3_stmt *q;
+	int n = 0, step;
+	char spec[LAB_MAX_SPEC], err[160];
+
+	pthread_mutex_lock(&st->mu);
+	if (!(q = st->q[Q_FAULT_LIST]) || sqlite3_bind_int64(q, 1, (sqlite3_int64)max)) {
+		n = -1;
+		goto out;
+	}
+	while ((step = sqlite3_step(q)) == SQLITE_ROW && (size_t)n < max) {
+		struct fault_rule *r = &out[n];
+
+		memset(r, 0, sizeof(*r));
+		col_text_lab(q, 2, spec, sizeof(spec));
+		/* a rule written by a newer smdp, or by hand, that we cannot read is
+		 * skipped, not acted on */
+		if (fault_parse(spec, r, err, sizeof(err))) {
+			log_warn("store: lab: fault rule %lld ignored: %s",
+				 (long long)sqlite3_column_int64(q, 0), err);
+			continue;
+		}
+		r->id = sqlite3_column_int64(q, 0);
+		col_text_lab(q, 1, r->name, sizeof(r->name));
+		r->enabled = sqlite3_column_int(q, 3) != 0;
+		col_text_lab(q, 4, r->origin, sizeof(r->origin));
+		r->seen = sqlite3_column_int64(q, 5);
+		r->fired = sqlite3_column_int64(q, 6);
+		r->created = sqlite3_column_int64(q, 7);
+		n++;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		n = -1;
+out:
+	stmt_done(q);
+	pthread_mutex_unlock(&st->mu);
+	return n;
+}
+
+int64_t store_fault_seen(struct store *st, int64_t id)
+{
+	sqlite3_stmt *q;
+	int64_t v = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if ((q = st->q[Q_FAULT_SEEN]) && sqlite3_bind_int64(q, 1, id) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	/* RETURNING: the row change is only complete once stepped to the end */
+	if (q && v >= 0 && sqlite3_step(q) != SQLITE_DONE)
+		v = -1;
+	stmt_done(q);
+	pthread_mutex_unlock(&st->mu);
+	return v;
+}
+
+static int exec_id(struct store *st, enum stmt_id id, int64_t rowid, int has2, int v2)
+{
+	sqlite3_stmt *q;
+	int rc = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if ((q = st->q[id]) && (id == Q_FAULT_DELETE_ALL || sqlite3_bind_int64(q, 1, rowid) == 0) &&
+	    (!has2 || sqlite3_bind_int(q, 2, v2) == SQLITE_OK) && sqlite3_step(q) == SQLITE_DONE)
+		rc = sqlite3_changes(st->db) > 0 ? 1 : 0;
+	else
+		log_error("store: lab: %s", sqlite3_errmsg(st->db));
+	stmt_done(q);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_fault_fired(struct store *st, int64_t id)
+{
+	return exec_id(st, Q_FAULT_FIRED, id, 0, 0) < 0 ? -1 : 0;
+}
+
+int store_fault_delete(struct store *st, int64_t id)
+{
+	return exec_id(st, id ? Q_FAULT_DELETE : Q_FAULT_DELETE_ALL, id, 0, 0);
+}
+
+int store_fault_enable(struct store *st, int64_t id, int enabled)
+{
+	return exec_id(st, Q_FAULT_ENABLE, id, 1, enabled ? 1 : 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* traces */
+
+int store_trace_add(struct store *st, const struct lab_event *ev, size_t n,
+		    const struct lab_tx_summary *sum)
+{
+	sqlite3_stmt *q;
+	int rc = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if (tx_begin(st))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (!ev[i].detail || strlen(ev[i].detail) > LAB_MAX_DETAIL)
+			goto fail;
+		if (!(q = st->q[Q_EVENT_ADD]) || bind_text_lab(q, 1, ev[i].txid) ||
+		    sqlite3_bind_int64(q, 2, ev[i].time_us) || bind_text_lab(q, 3, ev[i].kind) ||
+		    bind_text_lab(q, 4, ev[i].function) || bind_text_lab(q, 5, ev[i].detail) ||
+		    sqlite3_step(q) != SQLITE_DONE) {
+			stmt_done(q);
+			goto fail;
+		}
+		stmt_done(q);
+	}
+	if (sum) {
+		if (!(q = st->q[Q_TX_UPSERT]) || bind_text_lab(q, 1, sum->txid) ||
+		    sqlite3_bind_int64(q, 2, sum->started_us) ||
+		    sqlite3_bind_int64(q, 3, sum->updated_us) || bind_text_lab(q, 4, sum->eid) ||
+		    bind_text_lab(q, 5, sum->matching_id) || bind_text_lab(q, 6, sum->profile) ||
+		    bind_text_lab(q, 7, sum->last_function) || bind_text_lab(q, 8, sum->outcome) ||
+		    sqlite3_bind_int(q, 9, sum->calls) || sqlite3_bind_int(q, 10, sum->faults) ||
+		    sqlite3_step(q) != SQLITE_DONE) {
+			stmt_done(q);
+			goto fail;
+		}
+		stmt_done(q);
+	}
+	if (tx_commit(st))
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	log_error("store: lab: trace: %s", sqlite3_errmsg(st->db));
+	tx_rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* Events are copied out under the lock and handed to cb without it, so
+ * the callback may use the store. */
+int store_trace_each(struct store *st, const char *txid,
+		     void (*cb)(void *arg, const struct lab_event *e), void *arg)
+{
+	struct lab_event *v = NULL;
+	sqlite3_stmt *q;
+	size_t n = 0, cap = 0;
+	int rc = -1, step;
+
+	pthread_mutex_lock(&st->mu);
+	if (!(q = st->q[Q_EVENTS]) || bind_text_lab(q, 1, txid))
+		goto unlock;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		const unsigned char *d = sqlite3_column_text(q, 4);
+
+		if (n == cap) {
+			struct lab_event *t = realloc(v, (cap ? cap * 2 : 32) * sizeof(*v));
+			if (!t)
+				goto unlock;
+			v = t;
+			cap = cap ? cap * 2 : 32;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		col_text_lab(q, 0, v[n].txid, sizeof(v[n].txid));
+		v[n].time_us = sqlite3_column_int64(q, 1);
+		col_text_lab(q, 2, v[n].kind, sizeof(v[n].kind));
+		col_text_lab(q, 3, v[n].function, sizeof(v[n].function));
+		if (!(v[n].detail = strdup(d ? (const char *)d : "{}")))
+			goto unlock;
+		n++;
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
+unlock:
+	stmt_done(q);
+	pthread_mutex_unlock(&st->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			cb(arg, &v[i]);
+		free(v[i].detail);
+	}
+	free(v);
+	return rc;
+}
+
+static void read_summary(sqlite3_stmt *q, struct lab_tx_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	col_text_lab(q, 0, s->txid, sizeof(s->txid));
+	s->started_us = sqlite3_column_int64(q, 1);
+	s->updated_us = sqlite3_column_int64(q, 2);
+	col_text_lab(q, 3, s->eid, sizeof(s->eid));
+	col_text_lab(q, 4, s->matching_id, sizeof(s->matching_id));
+	col_text_lab(q, 5, s->profile, sizeof(s->profile));
+	col_text_lab(q, 6, s->last_function, sizeof(s->last_function));
+	col_text_lab(q, 7, s->outcome, sizeof(s->outcome));
+	s->calls = sqlite3_column_int(q, 8);
+	s->faults = sqlite3_column_int(q, 9);
+	s->has_session = sqlite3_column_type(q, 10) != SQLITE_NULL;
+	s->state = sqlite3_column_int(q, 10);
+	s->close_reason = sqlite3_column_int(q, 11);
+	s->expires = sqlite3_column_int64(q, 12);
+}
+
+int store_trace_list(struct store *st, size_t max,
+		     void (*cb)(void *arg, const struct lab_tx_summary *s), void *arg)
+{
+	struct lab_tx_summary *v = NULL;
+	sqlite3_stmt *q;
+	size_t n = 0;
+	int rc = -1, step;
+
+	if (max > LAB_MAX_LIST)
+		max = LAB_MAX_LIST;
+	if (!(v = calloc(max ? max : 1, sizeof(*v))))
+		return -1;
+	pthread_mutex_lock(&st->mu);
+	if (!(q = st->q[Q_TX_LIST]) || sqlite3_bind_int64(q, 1, (sqlite3_int64)max))
+		goto unlock;
+	while (n < max && (step = sqlite3_step(q)) == SQLITE_ROW)
+		read_summary(q, &v[n++]);
+	rc = 0;
+unlock:
+	stmt_done(q);
+	pthread_mutex_unlock(&st->mu);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		cb(arg, &v[i]);
+	free(v);
+	return rc;
+}
+
+int store_trace_get(struct store *st, const char *txid, struct lab_tx_summary *out)
+{
+	sqlite3_stmt *q;
+	int rc = -1, step;
+
+	pthread_mutex_lock(&st->mu);
+	if ((q = st->q[Q_TX_GET]) && bind_text_lab(q, 1, txid) == 0) {
+		step = sqlite3_step(q);
+		if (step == SQLITE_ROW) {
+			read_summary(q, out);
+			rc = 1;
+		} else if (step == SQLITE_DONE) {
+			rc = 0;
+		}
+	}
+	stmt_done(q);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_trace_sweep(struct store *st, int64_t cutoff_us)
+{
+	sqlite3_stmt *q;
+	int rc = -1, n = 0;
+
+	pthread_mutex_lock(&st->mu);
+	if (tx_begin(st))
+		goto out;
+	if (!(q = st->q[Q_SWEEP_EVENTS]) || sqlite3_bind_int64(q, 1, cutoff_us) ||
+	    sqlite3_step(q) != SQLITE_DONE) {
+		stmt_done(q);
+		goto fail;
+	}
+	stmt_done(q);
+	n += sqlite3_changes(st->db);
+	if (!(q = st->q[Q_SWEEP_TX]) || sqlite3_bind_int64(q, 1, cutoff_us) ||
+	    sqlite3_step(q) != SQLITE_DONE) {
+		stmt_done(q);
+		goto fail;
+	}
+	stmt_done(q);
+	n += sqlite3_changes(st->db);
+	if (tx_commit(st))
+		goto fail;
+	rc = n;
+	goto out;
+fail:
+	tx_rollback(st);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+long store_sessions_in_flight(struct store *st, int64_t now)
+{
+	sqlite3_stmt *q;
+	long v = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if ((q = st->q[Q_IN_FLIGHT]) && sqlite3_bind_int64(q, 1, now) == SQLITE_OK &&
+	    sqlite3_bind_int(q, 2, SESSION_CLOSED) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		v = (long)sqlite3_column_int64(q, 0);
+	stmt_done(q);
+	pthread_mutex_unlock(&st->mu);
+	return v;
 }

@@ -14,27 +14,9 @@
 
 int lab_json_depth_ok(const uint8_t *p, size_t n, int max)
 {
-	int depth = 0, in_str = 0;
-
 	/* cJSON parses recursively and worker stacks are small: nesting is
-	 * measured before any parse (strings skipped) */
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = p[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = 0;
-		} else if (c == '"') {
-			in_str = 1;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				return 0;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return 1;
+	 * measured before any parse */
+	return json_depth(p, n) <= max;
 }
 
 /* --- small helpers --- */

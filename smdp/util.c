@@ -221,3 +221,26 @@ int mem_neq(const void *a, const void *b, size_t n)
 		d |= x[i] ^ y[i];
 	return d != 0;
 }
+
+int json_depth(const uint8_t *p, size_t n)
+{
+	int depth = 0, max = 0, in_str = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = p[i];
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = 0;
+		} else if (ch == '"') {
+			in_str = 1;
+		} else if (ch == '{' || ch == '[') {
+			if (++depth > max)
+				max = depth;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		}
+	}
+	return max;
+}

@@ -289,7 +289,7 @@ static void test_lifecycle(void)
 		check(0, "environment");
 		return;
 	}
-	check(cli_is(e.db, "SELECT version FROM schema_version", "2"), "schema migrated to 2");
+	check(cli_is(e.db, "SELECT version FROM schema_version", "3"), "schema migrated to 3 (orders in 2, the lab in 3)");
 	check(cli_is(e.db, "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE "
 		     "type='table' AND name IN ('profiles','orders','op_notifications') ORDER BY name)",
 		     "op_notifications,orders,profiles"), "inventory, orders and queue tables exist");
@@ -599,7 +599,7 @@ static void test_es9(void)
 	check(cli_hash_cc("2468", &s, pdr.hash_cc) == 0, "hashCc computed with the openssl CLI");
 	EXPECT(orders_es9_check_bpp(&e.d, &s, &pdr), RSP_OK,
 	       "hashCc = SHA-256(SHA-256(CC) || transactionId)");
-	EXPECT(orders_es9_bpp_sent(&e.d, &s), RSP_ERR_INTERNAL,
+	EXPECT(orders_es9_bpp_sent(&e.d, &s, &(struct store_es9_writes){ 0 }), RSP_ERR_INTERNAL,
 	       "BPP delivery without a stored session fails (nothing half-done)");
 	check(cli_is(e.db, "SELECT state FROM profiles WHERE iccid = '89000123456789012341'", "5"),
 	      "... and the profile stays Released");
@@ -622,15 +622,18 @@ static void test_es9(void)
 			 "sessions WHERE hex(txid) = '%s'", mid);
 		check(cli_is(e.db, q, "BF220107|A100"), "sqlite3 CLI sees the raw TLVs");
 	}
-	EXPECT(orders_es9_bpp_sent(&e.d, &s), RSP_OK, "BPP delivery recorded");
+	EXPECT(orders_es9_bpp_sent(&e.d, &s, &(struct store_es9_writes){ 0 }), RSP_OK,
+	       "BPP delivery recorded");
 	check(cli_is(e.db, "SELECT p.state || ',' || s.state FROM profiles p, sessions s WHERE "
 		     "p.iccid = '89000123456789012341' AND s.order_id = p.order_id", "6,3"),
 	      "profile Downloaded and session BPP_SENT together");
-	orders_es9_pir(&e.d, &s, 1, (const uint8_t *)"\xBF\x37\x00", 3);
+	orders_es9_pir(&e.d, &s, 1, (const uint8_t *)"\xBF\x37\x00", 3,
+		       &(struct store_es9_writes){ 0 });
 	check(cli_is(e.db, "SELECT state FROM profiles WHERE iccid = '89000123456789012341'", "7"),
 	      "PIR successResult: Installed");
 	session_free(&s);
-	orders_es9_pir(&e.d, &s, 0, (const uint8_t *)"\xBF\x37\x00", 3);
+	orders_es9_pir(&e.d, &s, 0, (const uint8_t *)"\xBF\x37\x00", 3,
+		       &(struct store_es9_writes){ 0 });
 	check(cli_is(e.db, "SELECT state FROM profiles WHERE iccid = '89000123456789012341'", "7"),
 	      "a later errorResult PIR changes nothing");
 	check(cli_is(e.db, "SELECT group_concat(point || ':' || subject, ' ') FROM (SELECT * FROM "

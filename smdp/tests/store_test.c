@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXPECTED_SCHEMA_VERSION 2
+#define EXPECTED_SCHEMA_VERSION 3
 #define N_THREADS 8
 #define PER_THREAD 200
 #define CLI_OUT 4096
@@ -401,6 +401,107 @@ out:
 
 /* ------------------------------------------------------------------ */
 
+/* One ES9+ call's rows in one transaction (issue 8): all kept together,
+ * or none when one of them is invalid. Counted with the sqlite3 CLI. */
+static int fn_fail(struct store_tx *tx, void *arg)
+{
+	(void)tx;
+	(void)arg;
+	return 7;
+}
+
+static void test_es9_write(struct tally *t, const char *dir)
+{
+	char path[512], err[256];
+	struct store *st;
+	struct session s;
+	struct history_event ev;
+	struct binding b;
+	struct notification_row n;
+	struct store_es9_writes w;
+	const char *count = "SELECT (SELECT count(*) FROM sessions) || ',' || (SELECT count(*) "
+		"FROM history) || ',' || (SELECT count(*) FROM bindings) || ',' || "
+		"(SELECT count(*) FROM notifications)";
+
+	snprintf(path, sizeof(path), "%s/es9write.db", dir);
+	st = store_open(path, err, sizeof(err));
+	check(t, st != NULL, "es9 write: store opened %s", st ? "" : err);
+	if (!st)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	memset(&b, 0, sizeof(b));
+	memset(&n, 0, sizeof(n));
+	memset(&w, 0, sizeof(w));
+	fill_session(&s, 9);
+	memcpy(ev.txid, s.txid, s.txid_len);
+	ev.txid_len = sizeof(ev.txid) + 1;          /* invalid: the whole call is refused */
+	snprintf(ev.event, sizeof(ev.event), "initiated");
+	w.session = &s;
+	w.session_insert = 1;
+	w.history = &ev;
+	check(t, store_es9_write(st, &w) == -1 && cli_is(path, count, "0,0,0,0"),
+	      "es9 write with an invalid history row keeps nothing, not even the session");
+	ev.txid_len = s.txid_len;
+	w.fn = fn_fail;
+	check(t, store_es9_write(st, &w) == 7 && cli_is(path, count, "0,0,0,0"),
+	      "es9 write: the orders part refusing rolls the rows back, its value returned");
+	w.fn = NULL;
+	check(t, store_es9_write(st, &w) == 0 && cli_is(path, count, "1,1,0,0"),
+	      "es9 write: session inserted with its history event");
+	snprintf(b.eid, sizeof(b.eid), "%s", s.eid);
+	snprintf(b.profile_id, sizeof(b.profile_id), "%s", s.profile_id);
+	s.state = SESSION_BPP_SENT;
+	w.session_insert = 0;
+	w.binding_put = &b;
+	check(t, store_es9_write(st, &w) == 0 && cli_is(path, count, "1,2,1,0") &&
+	      cli_is(path, "SELECT state FROM sessions", "3"),
+	      "es9 write: session update, binding and history together");
+	w.binding_put = NULL;
+	w.binding_del_eid = b.eid;
+	w.binding_del_profile = b.profile_id;
+	n.kind = NOTIF_PIR;
+	memcpy(n.txid, s.txid, s.txid_len);
+	n.txid_len = s.txid_len;
+	w.notification = &n;
+	s.state = SESSION_CLOSED;
+	check(t, store_es9_write(st, &w) == 0 && cli_is(path, count, "1,3,0,1") &&
+	      cli_is(path, "SELECT state FROM sessions", "4"),
+	      "es9 write: PIR rows: session closed, binding dropped, history, notification");
+	session_free(&s);
+	store_close(st);
+}
+
+/* A file from before the merge of the lab's tables (issue 7): schema 2 plus
+ * lab_* tables and lab_schema_version written by a second connection. The
+ * sqlite3 CLI makes one from a fresh file; opening it migrates to 3. */
+static void test_lab_seam(struct tally *t, const char *dir)
+{
+	char path[512], err[256], want[16];
+	struct store *st;
+	int made;
+
+	snprintf(path, sizeof(path), "%s/seam.db", dir);
+	st = store_open(path, err, sizeof(err));
+	made = st != NULL;
+	store_close(st);
+	made = made && cli_is(path, "UPDATE schema_version SET version = 2; "
+			      "CREATE TABLE lab_schema_version (id INTEGER PRIMARY KEY CHECK "
+			      "(id = 1), version INTEGER NOT NULL); INSERT INTO lab_schema_version "
+			      "VALUES (1, 1); INSERT INTO lab_faults (name, spec, enabled, origin, "
+			      "created) VALUES ('kept', 'action=drop', 1, 'cli', 1)", "");
+	check(t, made, "sqlite3 CLI builds a schema-2 file with the old lab tables");
+	st = store_open(path, err, sizeof(err));
+	check(t, st && store_schema_version(st) == EXPECTED_SCHEMA_VERSION,
+	      "it opens and migrates to %d %s", EXPECTED_SCHEMA_VERSION, st ? "" : err);
+	store_close(st);
+	snprintf(want, sizeof(want), "%d", EXPECTED_SCHEMA_VERSION);
+	check(t, cli_is(path, "SELECT version FROM schema_version", want) &&
+	      cli_is(path, "SELECT count(*) FROM sqlite_master WHERE name = 'lab_schema_version'",
+		     "0") &&
+	      cli_is(path, "SELECT name || '|' || spec FROM lab_faults", "kept|action=drop"),
+	      "sqlite3 CLI: lab_schema_version gone, the old lab rows kept");
+}
+
 static void test_open_errors(struct tally *t, const char *dir)
 {
 	char path[512], err[256], sql[128];
@@ -648,7 +749,8 @@ int main(void)
 	      "sqlite3 CLI reads schema_version %s", want);
 	check(&t, cli_is(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
 			 "sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-			 "ORDER BY name)", "bindings,history,notifications,op_notifications,orders,"
+			 "ORDER BY name)", "bindings,history,lab_faults,lab_trace_events,lab_transactions,"
+			 "notifications,op_notifications,orders,"
 			 "profiles,schema_version,sessions"),
 	      "sqlite3 CLI lists the expected tables");
 	check(&t, cli_is(path, "PRAGMA journal_mode", "wal"), "journal_mode is wal");
@@ -757,6 +859,8 @@ int main(void)
 	st = NULL;
 
 	test_open_errors(&t, dir);
+	test_lab_seam(&t, dir);
+	test_es9_write(&t, dir);
 	test_concurrency(&t, dir);
 out:
 	store_close(st);
