@@ -62,6 +62,8 @@ $(eval $(call fuzz_target,b64_decode,fuzz_text.c,-DFUZZ_TEXT=b64))
 $(eval $(call fuzz_target,hex_decode,fuzz_text.c,-DFUZZ_TEXT=hex))
 $(eval $(call fuzz_target,config_file,fuzz_config.c,))
 $(eval $(call fuzz_target,saip_header,fuzz_saip.c,))
+# profile packages on import (saip_decode: server start-up, personalize)
+$(eval $(call fuzz_target,saip_decode,fuzz_saip_decode.c,))
 # the whole ES9+ JSON request path (first input byte selects the function)
 $(eval $(call fuzz_target,es9p_json,fuzz_es9p_json.c,))
 # -------------------------------------------------------------------------
