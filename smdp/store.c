@@ -1424,28 +1424,32 @@ static int rd_order(sqlite3_stmt *q, void *out)
 	return read_order(q, 0, out);
 }
 
-int store_tx_profile_get(struct store_tx *tx, const char *iccid, struct inv_profile *out)
+/* One row by a text key: bind key (at most keysz-1 bytes) as parameter 1 of
+ * statement id, then tx_get_row. */
+static int tx_get_by_text(struct store_tx *tx, enum stmt_id id, const char *key, size_t keysz,
+			  const char *what, int (*rd)(sqlite3_stmt *q, void *out), void *out)
 {
-	sqlite3_stmt *q = tx->st->q[Q_PROF_GET];
+	sqlite3_stmt *q = tx->st->q[id];
 
-	memset(out, 0, sizeof(*out));
-	if (bind_str(q, 1, iccid, sizeof(out->iccid))) {
+	if (bind_str(q, 1, key, keysz)) {
 		stmt_done(q);
 		return -1;
 	}
-	return tx_get_row(tx, Q_PROF_GET, "profile get", rd_profile, out);
+	return tx_get_row(tx, id, what, rd, out);
+}
+
+int store_tx_profile_get(struct store_tx *tx, const char *iccid, struct inv_profile *out)
+{
+	memset(out, 0, sizeof(*out));
+	return tx_get_by_text(tx, Q_PROF_GET, iccid, sizeof(out->iccid),
+			      "profile get", rd_profile, out);
 }
 
 int store_tx_profile_pick(struct store_tx *tx, const char *type, struct inv_profile *out)
 {
-	sqlite3_stmt *q = tx->st->q[Q_PROF_PICK];
-
 	memset(out, 0, sizeof(*out));
-	if (bind_str(q, 1, type, sizeof(out->type))) {
-		stmt_done(q);
-		return -1;
-	}
-	return tx_get_row(tx, Q_PROF_PICK, "profile pick", rd_profile, out);
+	return tx_get_by_text(tx, Q_PROF_PICK, type, sizeof(out->type),
+			      "profile pick", rd_profile, out);
 }
 
 int store_tx_profile_type_count(struct store_tx *tx, const char *type)
@@ -1507,26 +1511,16 @@ int store_tx_order_get(struct store_tx *tx, int64_t id, struct order *out)
 
 int store_tx_order_by_matching_id(struct store_tx *tx, const char *mid, struct order *out)
 {
-	sqlite3_stmt *q = tx->st->q[Q_ORDER_MID];
-
 	memset(out, 0, sizeof(*out));
-	if (bind_str(q, 1, mid, sizeof(out->matching_id))) {
-		stmt_done(q);
-		return -1;
-	}
-	return tx_get_row(tx, Q_ORDER_MID, "order by matchingId", rd_order, out);
+	return tx_get_by_text(tx, Q_ORDER_MID, mid, sizeof(out->matching_id),
+			      "order by matchingId", rd_order, out);
 }
 
 int store_tx_order_default(struct store_tx *tx, const char *eid, struct order *out)
 {
-	sqlite3_stmt *q = tx->st->q[Q_ORDER_DEFAULT];
-
 	memset(out, 0, sizeof(*out));
-	if (bind_str(q, 1, eid, sizeof(out->eid))) {
-		stmt_done(q);
-		return -1;
-	}
-	return tx_get_row(tx, Q_ORDER_DEFAULT, "default order", rd_order, out);
+	return tx_get_by_text(tx, Q_ORDER_DEFAULT, eid, sizeof(out->eid),
+			      "default order", rd_order, out);
 }
 
 /* Bind Q_ORDER_INSERT / Q_ORDER_UPDATE (?1 = id is unused by the insert). */
