@@ -184,6 +184,7 @@ static void api_sessions(struct lab *lab, struct http_response *rs)
 	struct list_arg a = { lab, NULL, NULL, { 0 }, 0 };
 	cJSON *o = cJSON_CreateObject();
 
+	lab_trace_flush(lab);   /* calls answered before this one are listed */
 	if (!o || !(a.arr = cJSON_AddArrayToObject(o, "sessions")) ||
 	    store_trace_list(lab->d->store, LAB_MAX_LIST, session_cb, &a)) {
 		cJSON_Delete(o);
@@ -203,6 +204,7 @@ static void api_trace(struct lab *lab, const char *txid, struct http_response *r
 		respond_error(rs, 404, "no such transaction");
 		return;
 	}
+	lab_trace_flush(lab);
 	o = lab_trace_json(lab->d->store, txid);
 	if (!o) {
 		respond_error(rs, 404, "no such transaction");

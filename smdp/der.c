@@ -940,6 +940,44 @@ static int cert_get(const struct tlv *box, size_t idx, struct buf *out)
 	return buf_set(out, t.p, t.len);
 }
 
+int der_cert_subject_serial(const uint8_t *der, size_t n, char *out, size_t outsz)
+{
+	static const uint8_t oid_serial[] = { 0x55, 0x04, 0x05 };   /* 2.5.4.5 */
+	struct tlv cert, tbs, first, subject, rdn, atv, oid, val;
+	size_t skip;
+
+	if (!outsz || tlv_read(der, n, &cert) < 0 || cert.tag != TAG_SEQUENCE ||
+	    tlv_nth(&cert, 0, &tbs) < 0 || tbs.tag != TAG_SEQUENCE ||
+	    tlv_nth(&tbs, 0, &first) < 0)
+		return -1;
+	/* [0] version?, serialNumber, signature, issuer, validity, subject */
+	skip = first.tag == 0xA0 ? 1 : 0;
+	if (tlv_nth(&tbs, skip + 4, &subject) < 0 || subject.tag != TAG_SEQUENCE)
+		return -1;
+	for (size_t i = 0; tlv_nth(&subject, i, &rdn) == 0; i++) {
+		if (rdn.tag != 0x31)
+			return -1;
+		for (size_t j = 0; tlv_nth(&rdn, j, &atv) == 0; j++) {
+			if (atv.tag != TAG_SEQUENCE || tlv_nth(&atv, 0, &oid) < 0 ||
+			    tlv_nth(&atv, 1, &val) < 0)
+				return -1;
+			if (oid.tag != 0x06 || oid.vlen != sizeof(oid_serial) ||
+			    memcmp(oid.v, oid_serial, sizeof(oid_serial)))
+				continue;
+			/* PrintableString or UTF8String, printable ASCII only */
+			if ((val.tag != 0x13 && val.tag != 0x0C) || val.vlen >= outsz)
+				return -1;
+			for (size_t k = 0; k < val.vlen; k++)
+				if (val.v[k] < 0x20 || val.v[k] > 0x7E)
+					return -1;
+			memcpy(out, val.v, val.vlen);
+			out[val.vlen] = '\0';
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* AuthenticateServerResponse BF38 from authenticateClient (SGP.22 5.6.3). */
 enum rsp_status der_decode_auth_server_resp(const uint8_t *der, size_t n,
 					    struct auth_server_resp *out)

@@ -371,6 +371,8 @@ void es9p_json_handle(struct smdp *d, const struct http_request *rq, int port,
 	snprintf(rs->content_type, sizeof(rs->content_type), "application/json;charset=UTF-8");
 	if (buf_set(&rs->body, text, strlen(text)))
 		plain_error(rs, 500, "out of memory\n");
+	else
+		lab_call_result(lc, st);
 out:
 	lab_call_end(lc, rs);
 	free(text);

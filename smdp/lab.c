@@ -188,6 +188,156 @@ void lab_config_usage(FILE *out)
 /* ------------------------------------------------------------------ */
 /* context */
 
+/* ------------------------------------------------------------------ */
+/* the trace writer: group commit of the calls' events */
+
+#define LAB_QUEUE_MAX 4096          /* calls waiting; producers wait beyond */
+
+static void rec_free(struct lab_trace_rec *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_ev; i++) {
+		cJSON_free(r->ev[i].detail);
+		free(r->ev[i].body);
+	}
+	free(r->ev);
+	free(r);
+}
+
+/* Write the queue as it stands in one transaction, again and again; while
+ * one batch is written, the next one gathers. */
+static void *writer_main(void *arg)
+{
+	struct lab *lab = arg;
+	struct lab_trace_rec **v = NULL;
+	size_t cap = 0;
+
+	pthread_mutex_lock(&lab->mu);
+	for (;;) {
+		struct lab_trace_rec *head, *r;
+		size_t n = 0;
+
+		while (!lab->q_head && !lab->writer_stop)
+			pthread_cond_wait(&lab->queued, &lab->mu);
+		if (!lab->q_head)
+			break;                  /* stopping, and nothing left */
+		head = lab->q_head;
+		lab->q_head = lab->q_tail = NULL;
+		lab->q_len = 0;
+		lab->writer_busy = 1;
+		pthread_cond_broadcast(&lab->drained);   /* producers waiting for room */
+		pthread_mutex_unlock(&lab->mu);
+
+		for (r = head; r; r = r->next)
+			n++;
+		if (n > cap) {
+			struct lab_trace_rec **t = realloc(v, n * sizeof(*v));
+			if (t) {
+				v = t;
+				cap = n;
+			}
+		}
+		if (n <= cap) {
+			size_t i = 0;
+			for (r = head; r; r = r->next)
+				v[i++] = r;
+			if (store_trace_add_batch(lab->d->store, v, n))
+				log_warn("lab: could not store the traces of %zu calls", n);
+		} else {
+			log_warn("lab: out of memory: the traces of %zu calls are lost", n);
+		}
+		while (head) {
+			r = head->next;
+			rec_free(head);
+			head = r;
+		}
+
+		pthread_mutex_lock(&lab->mu);
+		lab->writer_busy = 0;
+		pthread_cond_broadcast(&lab->drained);
+	}
+	pthread_mutex_unlock(&lab->mu);
+	free(v);
+	return NULL;
+}
+
+/* Hand the call's events to the writer (or write them here when there is
+ * no writer thread). Takes the events whatever happens. */
+static void trace_submit(struct lab *lab, struct lab_event *ev, size_t n,
+			 const struct lab_tx_summary *sum)
+{
+	struct lab_trace_rec *r = calloc(1, sizeof(*r));
+	struct lab_event *copy = n ? malloc(n * sizeof(*copy)) : NULL;
+
+	if (!r || (n && !copy)) {
+		log_warn("lab: out of memory: the trace of %s is lost", sum->txid);
+		free(r);
+		free(copy);
+		for (size_t i = 0; i < n; i++) {
+			cJSON_free(ev[i].detail);
+			free(ev[i].body);
+		}
+		return;
+	}
+	if (n)
+		memcpy(copy, ev, n * sizeof(*copy));
+	r->ev = copy;
+	r->n_ev = n;
+	r->sum = *sum;
+	pthread_mutex_lock(&lab->mu);
+	if (!lab->writer_running) {
+		pthread_mutex_unlock(&lab->mu);
+		if (store_trace_add_batch(lab->d->store, &r, 1))
+			log_warn("lab: could not store the trace of %s", sum->txid);
+		rec_free(r);
+		return;
+	}
+	while (lab->q_len >= LAB_QUEUE_MAX && !lab->writer_stop)
+		pthread_cond_wait(&lab->drained, &lab->mu);
+	if (lab->q_tail)
+		lab->q_tail->next = r;
+	else
+		lab->q_head = r;
+	lab->q_tail = r;
+	lab->q_len++;
+	pthread_cond_signal(&lab->queued);
+	pthread_mutex_unlock(&lab->mu);
+}
+
+void lab_trace_flush(struct lab *lab)
+{
+	if (!lab)
+		return;
+	pthread_mutex_lock(&lab->mu);
+	while (lab->writer_running && (lab->q_head || lab->writer_busy))
+		pthread_cond_wait(&lab->drained, &lab->mu);
+	pthread_mutex_unlock(&lab->mu);
+}
+
+static int writer_start(struct lab *lab)
+{
+	if (pthread_create(&lab->writer, NULL, writer_main, lab))
+		return -1;
+	lab->writer_running = 1;
+	return 0;
+}
+
+/* Write what is queued, then end the thread. */
+static void writer_stop(struct lab *lab)
+{
+	int running;
+
+	pthread_mutex_lock(&lab->mu);
+	running = lab->writer_running;
+	lab->writer_stop = 1;
+	pthread_cond_broadcast(&lab->queued);
+	pthread_mutex_unlock(&lab->mu);
+	if (running)
+		pthread_join(lab->writer, NULL);
+	lab->writer_running = 0;
+}
+
 struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, size_t errsz)
 {
 	struct lab *lab = calloc(1, sizeof(*lab)), *ret = NULL;
@@ -202,6 +352,17 @@ struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, siz
 	lab->admin_port = -1;
 	if (pthread_mutex_init(&lab->mu, NULL)) {
 		set_err(err, errsz, "cannot create mutex");
+		goto out;
+	}
+	if (pthread_cond_init(&lab->queued, NULL)) {
+		pthread_mutex_destroy(&lab->mu);
+		set_err(err, errsz, "cannot create condition variable");
+		goto out;
+	}
+	if (pthread_cond_init(&lab->drained, NULL)) {
+		pthread_cond_destroy(&lab->queued);
+		pthread_mutex_destroy(&lab->mu);
+		set_err(err, errsz, "cannot create condition variable");
 		goto out;
 	}
 	mu_ok = 1;
@@ -229,13 +390,20 @@ struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, siz
 		}
 		log_info("lab: fault rule %s from the configuration: %s", r.name, lc->faults[i].spec);
 	}
+	if (lab->cfg.traces && writer_start(lab)) {
+		set_err(err, errsz, "cannot start the trace writer thread");
+		goto out;
+	}
 	ret = lab;
 	lab = NULL;
 out:
 	if (lab) {
 		metrics_free(lab->metrics);
-		if (mu_ok)
+		if (mu_ok) {
+			pthread_cond_destroy(&lab->drained);
+			pthread_cond_destroy(&lab->queued);
 			pthread_mutex_destroy(&lab->mu);
+		}
 		free(lab);
 	}
 	return ret;
@@ -245,7 +413,10 @@ void lab_close(struct lab *lab)
 {
 	if (!lab)
 		return;
+	writer_stop(lab);
 	metrics_free(lab->metrics);
+	pthread_cond_destroy(&lab->drained);
+	pthread_cond_destroy(&lab->queued);
 	pthread_mutex_destroy(&lab->mu);
 	free(lab);
 }
@@ -301,6 +472,8 @@ struct lab_call {
 	struct fault_rule act;          /* the acting rule, when any */
 	int has_act;
 	struct bpp_fault bpp;
+	int has_result;                 /* lab_call_result was told the status */
+	enum rsp_status result;
 };
 
 static int64_t now_us(void)
@@ -311,27 +484,42 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Add an event whose detail is the JSON o (consumed). */
-static void add_event(struct lab_call *c, const char *kind, cJSON *o)
+/* Add an event whose detail is the JSON o (consumed), with a copy of the
+ * body p[0..n) when n > 0 (request/response events: stored as received,
+ * decoded into readable JSON only when somebody reads the trace). */
+static void add_event_body(struct lab_call *c, const char *kind, cJSON *o, const uint8_t *p,
+			   size_t n)
 {
 	struct lab_event *e;
+	uint8_t *copy = NULL;
 	char *text;
 
 	if (!o)
 		return;
-	if (c->n_ev == LAB_MAX_EVENTS) {
+	if (c->n_ev == LAB_MAX_EVENTS || (n && !(copy = malloc(n)))) {
 		cJSON_Delete(o);
 		return;
 	}
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	if (!text)
+	if (!text) {
+		free(copy);
 		return;
+	}
+	if (n)
+		memcpy(copy, p, n);
 	e = &c->ev[c->n_ev++];
 	e->time_us = now_us();
 	snprintf(e->kind, sizeof(e->kind), "%s", kind);
 	snprintf(e->function, sizeof(e->function), "%s", fault_fn_name(c->fn));
 	e->detail = text;
+	e->body = copy;
+	e->body_len = n;
+}
+
+static void add_event(struct lab_call *c, const char *kind, cJSON *o)
+{
+	add_event_body(c, kind, o, NULL, 0);
 }
 
 static void add_fault_event(struct lab_call *c, const struct fault_rule *r, const char *what)
@@ -352,13 +540,6 @@ static void add_fault_event(struct lab_call *c, const struct fault_rule *r, cons
 	c->faults++;
 }
 
-static const char *json_str(const cJSON *o, const char *name)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
 /* transactionId as the key of the trace: the hex text, upper case. */
 static void set_txid(struct lab_call *c, const char *hex)
 {
@@ -375,32 +556,18 @@ static void set_txid(struct lab_call *c, const char *hex)
 	hex_encode(b, (size_t)n, c->txid, sizeof(c->txid));
 }
 
-/* What the request says about the session: transactionId (the PIR's for
- * handleNotification), and for authenticateClient the EID of CERT.EUICC
- * and the matchingId of ctxParams1. Read from the decoded request. */
-static void request_keys(struct lab_call *c, const cJSON *req)
+/* What the request says about the session (trace_request_keys). */
+static void request_keys(struct lab_call *c, const struct http_request *rq)
 {
-	const cJSON *asr, *s1, *ctx, *pn, *pir;
+	struct trace_keys k;
 
-	set_txid(c, json_str(req, "transactionId"));
-	pn = cJSON_GetObjectItemCaseSensitive(req, "pendingNotification");
-	pir = cJSON_GetObjectItemCaseSensitive(pn, "profileInstallationResultData");
-	set_txid(c, json_str(pir, "transactionId"));
-	asr = cJSON_GetObjectItemCaseSensitive(req, "authenticateServerResponse");
-	if (asr) {
-		const char *eid = json_str(cJSON_GetObjectItemCaseSensitive(asr, "euiccCertificate"),
-					   "serialNumberAttribute");
-		const char *mid;
-
-		s1 = cJSON_GetObjectItemCaseSensitive(asr, "euiccSigned1");
-		ctx = cJSON_GetObjectItemCaseSensitive(s1, "ctxParamsForCommonAuthentication");
-		mid = json_str(ctx, "matchingId");
-		if (eid)
-			snprintf(c->eid, sizeof(c->eid), "%s", eid);
-		if (mid) {
-			snprintf(c->matching_id, sizeof(c->matching_id), "%s", mid);
-			c->has_matching_id = 1;
-		}
+	trace_request_keys(c->fn, c->b, rq->body, rq->body_len, &k);
+	set_txid(c, k.txid[0] ? k.txid : NULL);
+	if (k.eid[0])
+		snprintf(c->eid, sizeof(c->eid), "%s", k.eid);
+	if (k.has_matching_id) {
+		snprintf(c->matching_id, sizeof(c->matching_id), "%s", k.matching_id);
+		c->has_matching_id = 1;
 	}
 }
 
@@ -518,7 +685,7 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 {
 	struct lab_call *c;
 	struct session s;
-	cJSON *req, *ev;
+	cJSON *ev;
 
 	if (!lab || (int)fn < 0 || fn >= ES9_FN_COUNT)
 		return NULL;
@@ -530,9 +697,7 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 	c->d = d;
 	c->fn = fn;
 	c->b = b;
-	req = trace_request(fn, b, rq->body, rq->body_len);
-	if (req)
-		request_keys(c, req);
+	request_keys(c, rq);
 	if ((c->had_session = load_session(c, &s))) {
 		c->state_before = s.state;
 		c->close_before = s.close_reason;
@@ -551,14 +716,10 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 		cJSON_AddStringToObject(ev, "method", rq->method ? rq->method : "");
 		cJSON_AddStringToObject(ev, "path", rq->path ? rq->path : "");
 		cJSON_AddNumberToObject(ev, "bytes", (double)rq->body_len);
-		if (req)
-			cJSON_AddItemToObject(ev, "body", req);
-		req = NULL;
-		add_event(c, "request", ev);
+		add_event_body(c, "request", ev, rq->body, rq->body_len);
 		if (c->n_ev)
 			c->ev[c->n_ev - 1].time_us = c->start_us;   /* when it arrived */
 	}
-	cJSON_Delete(req);
 	eval_faults(c);
 	return c;
 }
@@ -579,6 +740,14 @@ int lab_call_answer(struct lab_call *c, struct http_response *rs)
 		rs->drop = 1;
 	}
 	return 1;
+}
+
+void lab_call_result(struct lab_call *c, enum rsp_status st)
+{
+	if (!c)
+		return;
+	c->has_result = 1;
+	c->result = st;
 }
 
 struct bpp_fault *lab_call_bpp_fault(struct lab_call *c)
@@ -609,43 +778,57 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 	char subject[16], reason[16];
 	double secs;
 	int st, have_after = 0;
-	cJSON *o, *resp = NULL;
+	cJSON *o;
 
 	if (!c)
 		return;
 	memset(&s, 0, sizeof(s));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - c->t0.tv_sec) + (double)(t1.tv_nsec - c->t0.tv_nsec) / 1e9;
-	st = rs->drop ? -1 : trace_status(c->fn, c->b, rs->status, rs->body.p, rs->body.len,
-					   subject, reason);
+	if (c->has_result && !c->answered && !rs->drop && rs->status == 200 && c->b == LAB_JSON) {
+		/* the binding said what it answered: no need to read it back */
+		const struct rsp_status_info *in = rsp_status_info(c->result);
+		st = (int)c->result;
+		subject[0] = reason[0] = '\0';
+		if (c->result != RSP_OK) {
+			snprintf(subject, sizeof(subject), "%s", in->subject);
+			snprintf(reason, sizeof(reason), "%s", in->reason);
+		}
+	} else {
+		st = rs->drop ? -1 : trace_status(c->fn, c->b, rs->status, rs->body.p,
+						   rs->body.len, subject, reason);
+	}
 	if (st < 0)
 		subject[0] = reason[0] = '\0';
-	if (c->lab->cfg.traces || c->fn == ES9_INITIATE_AUTH)
-		resp = rs->drop ? NULL : trace_response(c->fn, c->b, rs->status, rs->body.p,
-							rs->body.len);
 	/* initiateAuthentication: the transaction starts with the answer */
-	if (resp)
-		set_txid(c, json_str(resp, "transactionId"));
+	if (c->fn == ES9_INITIATE_AUTH && !rs->drop) {
+		char txid[LAB_TXID_TEXT];
+		trace_response_txid(c->b, rs->status, rs->body.p, rs->body.len, txid);
+		set_txid(c, txid[0] ? txid : NULL);
+	}
+
+	if (c->expire_after && expire_session(c))
+		add_fault_event(c, &c->act, "not applied: initiateAuthentication created no session");
+
+	/* the response, its body kept as sent (or as it would have been) */
+	if (c->lab->cfg.traces && (o = cJSON_CreateObject())) {
+		int kept = !rs->drop;
+		if (c->drop || c->drop_after)
+			cJSON_AddStringToObject(o, "delivered", "no: connection closed without an "
+						"answer");
+		cJSON_AddStringToObject(o, "binding", c->b == LAB_JSON ? "json" : "asn1");
+		cJSON_AddNumberToObject(o, "http", rs->drop || c->drop_after ? 0 : rs->status);
+		cJSON_AddNumberToObject(o, "durationMs", secs * 1000.0);
+		if (kept) {
+			cJSON_AddNumberToObject(o, "status", rs->status);
+			cJSON_AddStringToObject(o, "bodyAs", c->drop_after ? "discardedBody" : "body");
+		}
+		add_event_body(c, "response", o, kept ? rs->body.p : NULL, kept ? rs->body.len : 0);
+	}
 	if (c->drop_after) {
 		rs->drop = 1;
 		buf_free(&rs->body);
 	}
-	if (c->expire_after && expire_session(c))
-		add_fault_event(c, &c->act, "not applied: initiateAuthentication created no session");
-
-	/* the response */
-	if (c->lab->cfg.traces && (o = cJSON_CreateObject())) {
-		if (c->drop || c->drop_after)
-			cJSON_AddStringToObject(o, "delivered", "no: connection closed without an "
-						"answer");
-		cJSON_AddNumberToObject(o, "http", rs->drop ? 0 : rs->status);
-		cJSON_AddNumberToObject(o, "durationMs", secs * 1000.0);
-		if (resp)
-			cJSON_AddItemToObject(o, c->drop_after ? "discardedBody" : "body", resp);
-		resp = NULL;
-		add_event(c, "response", o);
-	}
-	cJSON_Delete(resp);
 
 	/* the BPP corruption, as bpp.c reports it */
 	if (c->bpp.kind != BPP_FAULT_NONE) {
@@ -722,11 +905,15 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		snprintf(sum.outcome, sizeof(sum.outcome), "%s", trace_close_name(s.close_reason));
 	sum.calls = 1;
 	sum.faults = c->faults;
-	if (c->lab->cfg.traces && store_trace_add(c->lab->d->store, c->ev, c->n_ev, &sum))
-		log_warn("lab: could not store the trace of %s", sum.txid);
+	if (c->lab->cfg.traces) {
+		trace_submit(c->lab, c->ev, c->n_ev, &sum);   /* takes the events */
+		c->n_ev = 0;
+	}
 	session_free(&s);
-	for (size_t i = 0; i < c->n_ev; i++)
+	for (size_t i = 0; i < c->n_ev; i++) {
 		cJSON_free(c->ev[i].detail);
+		free(c->ev[i].body);
+	}
 	{
 		int64_t now = (int64_t)time(NULL), last;
 		pthread_mutex_lock(&c->lab->mu);
@@ -791,6 +978,37 @@ struct events_arg {
 	int64_t t0;
 };
 
+/* A request or response event is stored with its body as it went over
+ * the wire; here, when the trace is read, the body becomes the readable
+ * "body" (or "discardedBody") member. Events stored decoded already (older
+ * databases) are left as they are. */
+static void decode_body(const struct lab_event *e, cJSON *d)
+{
+	const cJSON *bind = cJSON_GetObjectItemCaseSensitive(d, "binding");
+	const cJSON *as = cJSON_GetObjectItemCaseSensitive(d, "bodyAs");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(d, "status");
+	enum lab_binding b = LAB_JSON;
+	int fn = -1;
+	cJSON *body = NULL;
+
+	for (int i = 0; i < ES9_FN_COUNT; i++)
+		if (!strcmp(e->function, fault_fn_name(i)))
+			fn = i;
+	if (cJSON_IsString(bind) && !strcmp(bind->valuestring, "asn1"))
+		b = LAB_ASN1;
+	if (!strcmp(e->kind, "request") && !cJSON_GetObjectItemCaseSensitive(d, "body")) {
+		if ((body = trace_request(fn, b, e->body, e->body_len)))
+			cJSON_AddItemToObject(d, "body", body);
+	} else if (!strcmp(e->kind, "response") && cJSON_IsString(as) && cJSON_IsNumber(st)) {
+		if ((body = trace_response(fn, b, st->valueint, e->body, e->body_len)))
+			cJSON_AddItemToObject(d, as->valuestring, body);
+		/* kept for the decoding only: the readable event is as before */
+		cJSON_DeleteItemFromObjectCaseSensitive(d, "bodyAs");
+		cJSON_DeleteItemFromObjectCaseSensitive(d, "status");
+		cJSON_DeleteItemFromObjectCaseSensitive(d, "binding");
+	}
+}
+
 static void event_cb(void *arg, const struct lab_event *e)
 {
 	struct events_arg *a = arg;
@@ -811,6 +1029,7 @@ static void event_cb(void *arg, const struct lab_event *e)
 	cJSON_AddNumberToObject(o, "ms", (double)(e->time_us - a->t0) / 1000.0);
 	cJSON_AddStringToObject(o, "kind", e->kind);
 	cJSON_AddStringToObject(o, "function", e->function);
+	decode_body(e, d);
 	while ((it = d->child)) {
 		cJSON_DetachItemViaPointer(d, it);
 		cJSON_AddItemToObject(o, it->string, it);

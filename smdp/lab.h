@@ -78,6 +78,10 @@ int lab_call_answer(struct lab_call *c, struct http_response *rs);
 /* The BPP corruption for this call (getBoundProfilePackage), owned by c;
  * NULL when none. The binding puts it into es9_gbpp_req.fault. */
 struct bpp_fault *lab_call_bpp_fault(struct lab_call *c);
+/* The JSON binding built the response with status st itself: the trace
+ * and the metrics take it from here instead of reading the body back
+ * (SGP.22 6.5.1.4 header). NULL is fine. */
+void lab_call_result(struct lab_call *c, enum rsp_status st);
 /* The call is answered: rs is what goes out. Records the response, the
  * session state change and the checks in the trace, counts metrics, and
  * applies the faults that act afterwards (drop-after sets rs->drop; expire
@@ -175,6 +179,24 @@ struct cJSON *trace_cert(const uint8_t *der, size_t n);
 struct cJSON *trace_request(int fn, enum lab_binding b, const uint8_t *body, size_t n);
 struct cJSON *trace_response(int fn, enum lab_binding b, int http_status, const uint8_t *body,
 			     size_t n);
+/* What a request says about its session, read while the call runs (for
+ * the trace index and the fault rules): the transactionId (the PIR's for
+ * handleNotification) as hex text, and for authenticateClient the EID of
+ * CERT.EUICC and the matchingId of ctxParams1. Only the DER the keys sit
+ * in is decoded; certificates are walked, not parsed, and nothing is
+ * verified. Fields left empty when absent or undecodable. */
+struct trace_keys {
+	char txid[LAB_TXID_TEXT];
+	char eid[SMDP_EID_LEN + 1];
+	char matching_id[SMDP_MAX_MATCHING_ID + 1];
+	int has_matching_id;
+};
+void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t n,
+			struct trace_keys *k);
+/* transactionId of a successful initiateAuthentication answer (SGP.22
+ * 5.6.1) as hex text into txid; "" when the body has none. */
+void trace_response_txid(enum lab_binding b, int http_status, const uint8_t *body, size_t n,
+			 char txid[LAB_TXID_TEXT]);
 /* Append to arr the checks fn performs in SGP.22 order (5.6.x) with their
  * outcome given the function's result st: passed up to the one st names,
  * that one failed, the rest not reached. */
@@ -210,7 +232,7 @@ int metrics_render(struct lab_metrics *m, long sessions_in_flight, struct buf *o
 /* ------------------------------------------------------------------ */
 /* store.c: the lab's tables (lab_faults, lab_trace_events,
  * lab_transactions) in the server's database, on the one struct store
- * connection (schema version 3). Every function takes the store's lock and
+ * connection (schema version 4). Every function takes the store's lock and
  * writes in one transaction. */
 
 /* Fault rules. put: insert, or replace the rule of the same name (counters
@@ -232,6 +254,8 @@ struct lab_event {
 	char kind[16];                  /* request, response, fault, state, check */
 	char function[32];
 	char *detail;                   /* JSON text, owned by the caller */
+	uint8_t *body;                  /* request/response events: the body as it */
+	size_t body_len;                /* went over the wire, decoded when read */
 };
 /* Add events ev[0..n) and update the transaction summary (EID, matchingId,
  * profile, last function, outcome) in one transaction. 0 / -1. */
@@ -253,6 +277,15 @@ struct lab_tx_summary {
 };
 int store_trace_add(struct store *st, const struct lab_event *ev, size_t n,
 		    const struct lab_tx_summary *sum);
+/* The events and summaries of several calls in one transaction (the trace
+ * writer's group commit): recs[0..n). 0 / -1 (nothing written). */
+struct lab_trace_rec {
+	struct lab_trace_rec *next;     /* the writer's queue */
+	struct lab_event *ev;
+	size_t n_ev;
+	struct lab_tx_summary sum;
+};
+int store_trace_add_batch(struct store *st, struct lab_trace_rec *const *recs, size_t n);
 /* Call cb for each event of txid in order (detail valid during the call). */
 int store_trace_each(struct store *st, const char *txid,
 		     void (*cb)(void *arg, const struct lab_event *e), void *arg);
@@ -286,6 +319,10 @@ void console_handle(void *ctx, const struct http_request *rq, struct http_respon
  * per module, 4-module quiet zone). out replaced. 0 / -1. */
 int console_qr_png(const char *text, struct buf *out);
 
+/* Wait until every trace queued so far is in the database (console reads,
+ * shutdown). NULL is fine. */
+void lab_trace_flush(struct lab *lab);
+
 /* lab.c, shared by console.c and lab_cli.c: the trace of txid as one JSON
  * object {transaction: summary, events: [...]}. NULL if unknown. */
 struct cJSON *lab_trace_json(struct store *st, const char *txid);
@@ -298,7 +335,14 @@ struct lab {
 	struct lab_config cfg;
 	struct lab_metrics *metrics;
 	int64_t last_sweep;             /* unix seconds of the last retention sweep */
-	pthread_mutex_t mu;             /* guards last_sweep */
+	pthread_mutex_t mu;             /* guards last_sweep and the trace queue */
+	/* the trace writer (lab.c): calls queue their events; one thread
+	 * writes whatever has queued up in one transaction */
+	pthread_t writer;
+	int writer_running, writer_stop, writer_busy;
+	pthread_cond_t queued, drained;
+	struct lab_trace_rec *q_head, *q_tail;
+	size_t q_len;
 	/* console.c */
 	struct http_server *admin;
 	int admin_port;

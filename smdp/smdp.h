@@ -564,6 +564,13 @@ void bpp_parts_free(struct bpp_parts *p);
 enum rsp_status der_decode_euicc_info1(const uint8_t *der, size_t n, struct euicc_info1 *out);
 enum rsp_status der_decode_auth_server_resp(const uint8_t *der, size_t n,
 					    struct auth_server_resp *out);
+/* Subject serialNumber (the EID of CERT.EUICC, SGP.22 4.5.2.1.0.2) read
+ * from certificate DER by walking the TLVs, without parsing the
+ * certificate: for indexing and logging only, nothing is verified. 0, or
+ * -1 if the DER is not a certificate or it has no printable serialNumber
+ * shorter than outsz. */
+int der_cert_subject_serial(const uint8_t *der, size_t n, char *out, size_t outsz);
+
 enum rsp_status der_decode_prepare_download_resp(const uint8_t *der, size_t n,
 						 struct prepare_download_resp *out);
 enum rsp_status der_decode_pending_notification(const uint8_t *der, size_t n,

@@ -189,6 +189,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX IF NOT EXISTS lab_trace_events_txid ON lab_trace_events(txid, id);"
 	"CREATE INDEX IF NOT EXISTS lab_trace_events_time ON lab_trace_events(time_us);"
 	"DROP TABLE IF EXISTS lab_schema_version;",
+	/* 4: request and response bodies kept as received, decoded into the
+	 * readable trace only when it is read (issue 8: tracing cost). */
+	"ALTER TABLE lab_trace_events ADD COLUMN body BLOB;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -239,7 +242,7 @@ enum {
 
 /* Every statement the store runs after open, prepared once. */
 enum stmt_id {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_ROLLBACK_TO, Q_RELEASE,
 	Q_SESSION_INSERT, Q_SESSION_UPDATE, Q_SESSION_GET,
 	Q_SWEEP_DELETE, Q_SWEEP_EXPIRE,
 	Q_BINDING_GET, Q_BINDING_PUT, Q_BINDING_DELETE,
@@ -263,6 +266,9 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_SAVEPOINT] = "SAVEPOINT one_call",
+	[Q_ROLLBACK_TO] = "ROLLBACK TO one_call",
+	[Q_RELEASE] = "RELEASE one_call",
 	[Q_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLS ") VALUES "
 		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 		"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
@@ -315,8 +321,11 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"WHERE p.iccid > ?1 AND (?2 = 0 OR p.state = ?2) AND (?3 IS NULL OR "
 		"p.type = ?3) ORDER BY p.iccid LIMIT ?4",
 	[Q_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders WHERE id = ?1",
-	[Q_ORDER_MID] = "SELECT " ORDER_COLS " FROM orders WHERE active = 1 AND "
-		"confirmed = 1 AND matching_id = ?1 AND matching_id <> ''",
+	/* INDEXED BY: otherwise the planner weighs the partial index of default
+	 * orders (matching_id = '') against the bound value, and SQLite then
+	 * prepares the statement again at every call */
+	[Q_ORDER_MID] = "SELECT " ORDER_COLS " FROM orders INDEXED BY orders_active_mid "
+		"WHERE active = 1 AND confirmed = 1 AND matching_id = ?1 AND matching_id <> ''",
 	/* several default orders for one EID: the released one first, then
 	 * the oldest (SGP.22 3.1.1.3 serves one per session) */
 	[Q_ORDER_DEFAULT] = "SELECT " ORDER_COLS_O " FROM orders o JOIN profiles p ON "
@@ -352,9 +361,9 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_FAULT_DELETE] = "DELETE FROM lab_faults WHERE id = ?1",
 	[Q_FAULT_DELETE_ALL] = "DELETE FROM lab_faults",
 	[Q_FAULT_ENABLE] = "UPDATE lab_faults SET enabled = ?2 WHERE id = ?1",
-	[Q_EVENT_ADD] = "INSERT INTO lab_trace_events (txid, time_us, kind, function, detail) "
-		"VALUES (?1, ?2, ?3, ?4, ?5)",
-	[Q_EVENTS] = "SELECT txid, time_us, kind, function, detail FROM lab_trace_events "
+	[Q_EVENT_ADD] = "INSERT INTO lab_trace_events (txid, time_us, kind, function, detail, "
+		"body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_EVENTS] = "SELECT txid, time_us, kind, function, detail, body FROM lab_trace_events "
 		"WHERE txid = ?1 ORDER BY id",
 	/* calls and faults add up; a later call's EID etc. fill what was empty */
 	[Q_TX_UPSERT] = "INSERT INTO lab_transactions (txid, started, updated, eid, matching_id, "
@@ -2032,24 +2041,25 @@ int store_fault_enable(struct store *st, int64_t id, int enabled)
 /* ------------------------------------------------------------------ */
 /* traces */
 
-int store_trace_add(struct store *st, const struct lab_event *ev, size_t n,
-		    const struct lab_tx_summary *sum)
+/* One call's events and its summary row, inside the caller's transaction. */
+static int trace_rows(struct store *st, const struct lab_event *ev, size_t n,
+		      const struct lab_tx_summary *sum)
 {
 	sqlite3_stmt *q;
-	int rc = -1;
 
-	pthread_mutex_lock(&st->mu);
-	if (tx_begin(st))
-		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (!ev[i].detail || strlen(ev[i].detail) > LAB_MAX_DETAIL)
-			goto fail;
+		if (!ev[i].detail || strlen(ev[i].detail) > LAB_MAX_DETAIL ||
+		    ev[i].body_len > LAB_MAX_DETAIL)
+			return -1;
 		if (!(q = st->q[Q_EVENT_ADD]) || bind_text_lab(q, 1, ev[i].txid) ||
 		    sqlite3_bind_int64(q, 2, ev[i].time_us) || bind_text_lab(q, 3, ev[i].kind) ||
 		    bind_text_lab(q, 4, ev[i].function) || bind_text_lab(q, 5, ev[i].detail) ||
+		    (ev[i].body_len ? sqlite3_bind_blob(q, 6, ev[i].body, (int)ev[i].body_len,
+							SQLITE_STATIC) :
+				      sqlite3_bind_null(q, 6)) ||
 		    sqlite3_step(q) != SQLITE_DONE) {
 			stmt_done(q);
-			goto fail;
+			return -1;
 		}
 		stmt_done(q);
 	}
@@ -2062,9 +2072,52 @@ int store_trace_add(struct store *st, const struct lab_event *ev, size_t n,
 		    sqlite3_bind_int(q, 9, sum->calls) || sqlite3_bind_int(q, 10, sum->faults) ||
 		    sqlite3_step(q) != SQLITE_DONE) {
 			stmt_done(q);
-			goto fail;
+			return -1;
 		}
 		stmt_done(q);
+	}
+	return 0;
+}
+
+int store_trace_add(struct store *st, const struct lab_event *ev, size_t n,
+		    const struct lab_tx_summary *sum)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if (tx_begin(st))
+		goto out;
+	if (trace_rows(st, ev, n, sum) || tx_commit(st)) {
+		log_error("store: lab: trace: %s", sqlite3_errmsg(st->db));
+		tx_rollback(st);
+		goto out;
+	}
+	rc = 0;
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* A call whose rows cannot be written (too big) is left out and the others
+ * go in; a failing transaction writes nothing. */
+int store_trace_add_batch(struct store *st, struct lab_trace_rec *const *recs, size_t n)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&st->mu);
+	if (tx_begin(st))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (exec_q(st, Q_SAVEPOINT, "savepoint"))
+			goto fail;
+		if (trace_rows(st, recs[i]->ev, recs[i]->n_ev, &recs[i]->sum)) {
+			log_warn("store: lab: trace of %s not stored: %s", recs[i]->sum.txid,
+				 sqlite3_errmsg(st->db));
+			if (exec_q(st, Q_ROLLBACK_TO, "rollback to savepoint"))
+				goto fail;
+		}
+		if (exec_q(st, Q_RELEASE, "release savepoint"))
+			goto fail;
 	}
 	if (tx_commit(st))
 		goto fail;
@@ -2109,6 +2162,12 @@ int store_trace_each(struct store *st, const char *txid,
 		if (!(v[n].detail = strdup(d ? (const char *)d : "{}")))
 			goto unlock;
 		n++;
+		if ((v[n - 1].body_len = (size_t)sqlite3_column_bytes(q, 5)) > 0) {
+			const void *b = sqlite3_column_blob(q, 5);
+			if (!b || !(v[n - 1].body = malloc(v[n - 1].body_len)))
+				goto unlock;
+			memcpy(v[n - 1].body, b, v[n - 1].body_len);
+		}
 	}
 	if (step == SQLITE_DONE)
 		rc = 0;
@@ -2119,6 +2178,7 @@ unlock:
 		if (rc == 0)
 			cb(arg, &v[i]);
 		free(v[i].detail);
+		free(v[i].body);
 	}
 	free(v);
 	return rc;

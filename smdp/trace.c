@@ -784,6 +784,95 @@ out:
 	return o;
 }
 
+/* Keys inside the DER object a request carries (authenticateClient's
+ * AuthenticateServerResponse, handleNotification's PendingNotification). */
+static void object_keys(int fn, const uint8_t *der, size_t n, struct trace_keys *k)
+{
+	if (fn == ES9_AUTH_CLIENT) {
+		struct auth_server_resp in;
+
+		memset(&in, 0, sizeof(in));
+		if (der_decode_auth_server_resp(der, n, &in) == RSP_OK && !in.is_error) {
+			if (in.signed1.ctx.has_matching_id) {
+				snprintf(k->matching_id, sizeof(k->matching_id), "%s",
+					 in.signed1.ctx.matching_id);
+				k->has_matching_id = 1;
+			}
+			if (der_cert_subject_serial(in.euicc_cert.p, in.euicc_cert.len, k->eid,
+						    sizeof(k->eid)))
+				k->eid[0] = '\0';
+		}
+		auth_server_resp_free(&in);
+	} else if (fn == ES9_HANDLE_NOTIF) {
+		struct pending_notification in;
+
+		memset(&in, 0, sizeof(in));
+		if (der_decode_pending_notification(der, n, &in) == RSP_OK &&
+		    in.kind == NOTIF_PIR && in.txid_len && !k->txid[0])
+			hex_encode(in.txid, in.txid_len, k->txid, sizeof(k->txid));
+		pending_notification_free(&in);
+	}
+}
+
+void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t n,
+			struct trace_keys *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (b == LAB_JSON) {
+		cJSON *in = lab_json_depth_ok(body, n, LAB_MAX_JSON_DEPTH) ?
+			    cJSON_ParseWithLength((const char *)body, n) : NULL;
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(in, "transactionId");
+		const char *member = fn == ES9_AUTH_CLIENT ? "authenticateServerResponse" :
+				     fn == ES9_HANDLE_NOTIF ? "pendingNotification" : NULL;
+		const cJSON *o = member ? cJSON_GetObjectItemCaseSensitive(in, member) : NULL;
+
+		if (cJSON_IsString(t) && strlen(t->valuestring) < sizeof(k->txid))
+			snprintf(k->txid, sizeof(k->txid), "%s", t->valuestring);
+		if (cJSON_IsString(o)) {
+			struct buf der = { 0 };
+			if (b64_decode(o->valuestring, strlen(o->valuestring), &der) == 0)
+				object_keys(fn, der.p, der.len, k);
+			buf_free(&der);
+		}
+		cJSON_Delete(in);
+	} else {
+		struct es9_asn1_req rq;
+
+		memset(&rq, 0, sizeof(rq));
+		if (der_decode_es9_request(body, n, &rq) == RSP_OK) {
+			if (rq.txid_len)
+				hex_encode(rq.txid, rq.txid_len, k->txid, sizeof(k->txid));
+			if (rq.fn < ES9_FN_COUNT && rq.obj.len)
+				object_keys((int)rq.fn, rq.obj.p, rq.obj.len, k);
+		}
+		es9_asn1_req_free(&rq);
+	}
+}
+
+void trace_response_txid(enum lab_binding b, int http_status, const uint8_t *body, size_t n,
+			 char txid[LAB_TXID_TEXT])
+{
+	txid[0] = '\0';
+	if (http_status != 200)
+		return;
+	if (b == LAB_JSON) {
+		cJSON *o = lab_json_depth_ok(body, n, LAB_MAX_JSON_DEPTH) ?
+			   cJSON_ParseWithLength((const char *)body, n) : NULL;
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "transactionId");
+
+		if (cJSON_IsString(t) && strlen(t->valuestring) < LAB_TXID_TEXT)
+			snprintf(txid, LAB_TXID_TEXT, "%s", t->valuestring);
+		cJSON_Delete(o);
+	} else {
+		struct es9_asn1_resp r;
+
+		memset(&r, 0, sizeof(r));
+		if (der_decode_es9_response(body, n, &r) == RSP_OK && r.error < 0 && r.txid_len)
+			hex_encode(r.txid, r.txid_len, txid, LAB_TXID_TEXT);
+		es9_asn1_resp_free(&r);
+	}
+}
+
 int trace_status(int fn, enum lab_binding b, int http_status, const uint8_t *body, size_t n,
 		 char subject[16], char reason[16])
 {

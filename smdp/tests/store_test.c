@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXPECTED_SCHEMA_VERSION 3
+#define EXPECTED_SCHEMA_VERSION 4
 #define N_THREADS 8
 #define PER_THREAD 200
 #define CLI_OUT 4096
@@ -485,6 +485,7 @@ static void test_lab_seam(struct tally *t, const char *dir)
 	made = st != NULL;
 	store_close(st);
 	made = made && cli_is(path, "UPDATE schema_version SET version = 2; "
+			      "ALTER TABLE lab_trace_events DROP COLUMN body; "
 			      "CREATE TABLE lab_schema_version (id INTEGER PRIMARY KEY CHECK "
 			      "(id = 1), version INTEGER NOT NULL); INSERT INTO lab_schema_version "
 			      "VALUES (1, 1); INSERT INTO lab_faults (name, spec, enabled, origin, "
@@ -498,8 +499,10 @@ static void test_lab_seam(struct tally *t, const char *dir)
 	check(t, cli_is(path, "SELECT version FROM schema_version", want) &&
 	      cli_is(path, "SELECT count(*) FROM sqlite_master WHERE name = 'lab_schema_version'",
 		     "0") &&
-	      cli_is(path, "SELECT name || '|' || spec FROM lab_faults", "kept|action=drop"),
-	      "sqlite3 CLI: lab_schema_version gone, the old lab rows kept");
+	      cli_is(path, "SELECT name || '|' || spec FROM lab_faults", "kept|action=drop") &&
+	      cli_is(path, "SELECT count(*) FROM pragma_table_info('lab_trace_events') "
+		     "WHERE name = 'body'", "1"),
+	      "sqlite3 CLI: lab_schema_version gone, the old lab rows kept, trace bodies added");
 }
 
 static void test_open_errors(struct tally *t, const char *dir)
