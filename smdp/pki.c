@@ -893,15 +893,59 @@ out:
 	crypto_cert_free(euicc);
 }
 
+/* The private keys smdp reads from a CI directory (pki_keys_private). */
+static const char *const ci_dir_keys[] = { "dpauth.key.pem", "dppb.key.pem", "dptls.key.pem" };
+
+/* A private key that group or others may read or write: smdp refuses to
+ * start with it (pki_key_file_private; the SM-DP+ identity of SGP.22 4.5.2
+ * would be anyone's), so it is an error here, with the chmod fix. A key that
+ * is missing is reported by the other checks, not here. */
+static void check_key_mode(struct report *r, const char *item, const char *path)
+{
+	char err[1400];
+
+	if (pki_key_file_private(path, 0, err, sizeof(err)))
+		note(r, L_ERROR, item, "%s", err);
+}
+
+/* check_key_mode on the keys of CI directory dir. */
+static void check_ci_key_modes(struct report *r, const char *dir)
+{
+	char path[1100];
+
+	for (size_t k = 0; k < sizeof(ci_dir_keys) / sizeof(ci_dir_keys[0]); k++) {
+		snprintf(path, sizeof(path), "%.1000s/%s", dir, ci_dir_keys[k]);
+		check_key_mode(r, "keys", path);
+	}
+}
+
+/* 1 when path is one of the keys of CI directory dir (the same file, by
+ * device and inode): check_ci_key_modes reported it already, and a listener
+ * using a CI directory's DPtls key must not repeat the finding. */
+static int is_ci_dir_key(const char *path, const char *dir)
+{
+	struct stat a, b;
+	char p[1100];
+
+	if (stat(path, &a) != 0)
+		return 0;
+	for (size_t k = 0; k < sizeof(ci_dir_keys) / sizeof(ci_dir_keys[0]); k++) {
+		snprintf(p, sizeof(p), "%.1000s/%s", dir, ci_dir_keys[k]);
+		if (stat(p, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return 1;
+	}
+	return 0;
+}
+
 int pki_check_config(const char *certs_dir, const char *fqdn,
 		     const struct http_listener_cfg *ls, size_t nls, time_t now, FILE *out)
 {
 	struct report r = { .out = out, .now = now, .fqdn = fqdn };
 	struct pki_set *sets = NULL;
 	int *bad = NULL;
-	char **names, path[1024];
+	char **names, **dirs = NULL, path[1024];
 	size_t nn, ns = 0;
-	int ok, rc = -1;
+	int ok, rc = -1, before, own_key;
 
 	fprintf(out, "certificates: %s\nSM-DP+ address: %s\n", certs_dir, fqdn ? fqdn : "(not checked)");
 	names = list_dir(certs_dir, "", &nn, &ok);
@@ -912,7 +956,8 @@ int pki_check_config(const char *certs_dir, const char *fqdn,
 	}
 	sets = calloc(nn ? nn : 1, sizeof(*sets));
 	bad = calloc(nn ? nn : 1, sizeof(*bad));
-	if (!sets || !bad)
+	dirs = calloc(nn ? nn : 1, sizeof(*dirs));
+	if (!sets || !bad || !dirs)
 		goto out;
 	for (size_t i = 0; i < nn; i++) {
 		int res;
@@ -926,6 +971,13 @@ int pki_check_config(const char *certs_dir, const char *fqdn,
 		if (sets[ns].dptls_cert[0])
 			check_tls(&r, "dptls", sets[ns].dptls_cert, sets[ns].dptls_key, NULL, 0,
 				  &sets[ns], CURVE_NONE);
+		/* loose key modes are this CI's errors, like its other findings */
+		snprintf(path, sizeof(path), "%s/%s", certs_dir, names[i]);
+		before = r.errors;
+		check_ci_key_modes(&r, path);
+		if (r.errors > before)
+			bad[ns] = 1;
+		dirs[ns] = names[i];
 		/* the eUICC checks need only the CI (and its CRLs) */
 		if (sets[ns].ci && sets[ns].ci_id.len && sets[ns].curve != CURVE_NONE) {
 			snprintf(path, sizeof(path), "%s/%s", certs_dir, names[i]);
@@ -944,6 +996,13 @@ int pki_check_config(const char *certs_dir, const char *fqdn,
 		r.ci = ls[i].name;
 		check_tls(&r, "tls", ls[i].cert, ls[i].key, sets, ns, NULL,
 			  listener_curve(ls[i].name));
+		own_key = ls[i].key[0] != '\0';
+		for (size_t j = 0; own_key && j < ns; j++) {
+			snprintf(path, sizeof(path), "%s/%s", certs_dir, dirs[j]);
+			own_key = !is_ci_dir_key(ls[i].key, path);
+		}
+		if (own_key)
+			check_key_mode(&r, "tls", ls[i].key);
 	}
 summary:
 	fprintf(out, "\nsummary\n");
@@ -972,6 +1031,7 @@ out:
 		set_free(&sets[i]);
 	free(sets);
 	free(bad);
+	free(dirs);   /* its strings belong to names */
 	free_names(names, nn);
 	return rc;
 }

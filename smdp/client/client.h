@@ -288,7 +288,25 @@ struct lpa_opts {
 	int eim;                     /* --eim: EUICCInfo1 read ahead, a connection per call */
 	int omit_smdp_address;       /* --eim-unfilled smdpAddress */
 	int omit_euicc_info1;        /* --eim-unfilled euiccInfo1 */
+	/* Replay tests (SGP.22 5.6: a signed structure only counts in its own
+	 * session). save_dir: each DER object of the session is written there
+	 * as it is made, before it is sent (txid.hex, asr.der BF38, pdr.der
+	 * BF21, csr.der BF41, pir.der BF37), and the BPP received (bpp.der
+	 * BF36; lpa_send too). replay_*: sent instead of the
+	 * eUICC's fresh answer (owned by the caller; NULL = the fresh one).
+	 * pause_step: before that call (LPA_PAUSE_*), wait until pause_file
+	 * exists, so that a test can act while the session is open. */
+	const char *save_dir;
+	const struct buf *replay_asr;    /* --replay-asr FILE */
+	const struct buf *replay_pdr;    /* --replay-pdr FILE */
+	const struct buf *replay_csr;    /* --replay-csr FILE */
+	int pause_step;                  /* --pause STEP:FILE, 0 = none */
+	const char *pause_file;
 };
+#define LPA_PAUSE_AUTH   1   /* before authenticateClient */
+#define LPA_PAUSE_BPP    2   /* before getBoundProfilePackage */
+#define LPA_PAUSE_CANCEL 3   /* before cancelSession */
+#define LPA_PAUSE_PIR    4   /* before handleNotification (the PIR) */
 
 enum lpa_outcome { LPA_OK = 0, LPA_ERROR = 1, LPA_FAILED = 2 };
 
@@ -311,5 +329,16 @@ struct lpa_result {
  * from its previous value, so a retry can add to it). Returns res->outcome. */
 enum lpa_outcome lpa_download(struct httpc *h, struct euicc *e, const struct lpa_opts *o,
 			      struct lpa_result *res);
+
+/* One ES9+ call with a transactionId and a DER object given by the caller,
+ * no eUICC involved: the replay of a captured request (SGP.22 5.6.2 -
+ * 5.6.5; initiateAuthentication is not offered). fn is ES9_AUTH_CLIENT,
+ * ES9_GET_BPP, ES9_CANCEL_SESSION (txid: 1..16 bytes) or ES9_HANDLE_NOTIF
+ * (txid unused); obj is sent as it is. Binding, verbosity and extension
+ * from o. res is overwritten; returns res->outcome (LPA_OK when the
+ * SM-DP+ answered success, or 204 for a notification). */
+enum lpa_outcome lpa_send(struct httpc *h, const struct lpa_opts *o, enum es9_fn fn,
+			  const uint8_t *txid, size_t txid_len, const struct buf *obj,
+			  struct lpa_result *res);
 
 #endif /* SMDP_CLIENT_H */

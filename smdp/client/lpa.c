@@ -7,16 +7,22 @@
 #include "client.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ES9_PATH    "/gsma/rsp2/es9plus/"
 /* httpc adds its own User-Agent (smdp-httpc): a second one would be a
  * duplicate header */
 #define ES9_HEADERS "X-Admin-Protocol: gsma/rsp/v2.5.0\r\n"
+/* --pause: how long to wait for the go-ahead file, and how often to look */
+#define PAUSE_MAX_MS  120000
+#define PAUSE_POLL_MS 20
+#define SAVE_PATH_LEN 512   /* --save DIR/name */
 
 /* One download in progress. */
 struct lpa {
@@ -72,6 +78,77 @@ static void set_failed(struct lpa *l, const char *fn, const char *subject, const
 	snprintf(l->res->subject, sizeof(l->res->subject), "%s", subject);
 	snprintf(l->res->reason, sizeof(l->res->reason), "%s", reason);
 	snprintf(l->res->message, sizeof(l->res->message), "%s", message);
+}
+
+/* --save DIR: write one object of the session as DIR/name, complete or
+ * not at all (a temporary file renamed), so that a test waiting for the
+ * file never reads half of it. 0 / -1 (res says what). */
+static int save_obj(struct lpa *l, const char *name, const uint8_t *p, size_t n)
+{
+	char path[SAVE_PATH_LEN], tmp[SAVE_PATH_LEN + 8];
+	FILE *f = NULL;
+	int rc = -1;
+
+	if (!l->o->save_dir)
+		return 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", l->o->save_dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		set_error(l, "--save path too long");
+		goto out;
+	}
+	if (!(f = fopen(tmp, "wb")) || (n && fwrite(p, 1, n, f) != n)) {
+		set_error(l, "--save: cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fclose(f)) {
+		f = NULL;
+		set_error(l, "--save: cannot write %s", tmp);
+		goto out;
+	}
+	f = NULL;
+	if (rename(tmp, path)) {
+		set_error(l, "--save: cannot rename %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	log_info("saved %s (%zu bytes)", path, n);
+	rc = 0;
+out:
+	if (f)
+		fclose(f);
+	return rc;
+}
+
+/* --pause STEP:FILE: before the call of that step, wait until FILE exists
+ * (at most PAUSE_MAX_MS). 0 to go on / -1 (res says what). */
+static int pause_before(struct lpa *l, int step, const char *fn)
+{
+	struct timespec ts = { 0, PAUSE_POLL_MS * 1000000L };
+	long waited;
+
+	if (l->o->pause_step != step || !l->o->pause_file)
+		return 0;
+	log_info("paused before %s until %s exists", fn, l->o->pause_file);
+	for (waited = 0; access(l->o->pause_file, F_OK) != 0; waited += PAUSE_POLL_MS) {
+		if (waited >= PAUSE_MAX_MS) {
+			set_error(l, "--pause: %s did not appear within %d s", l->o->pause_file,
+				  PAUSE_MAX_MS / 1000);
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	log_info("going on with %s", fn);
+	return 0;
+}
+
+/* The object to send: a replayed one (--replay-*) instead of the fresh one. */
+static const struct buf *pick_obj(const struct buf *replay, const struct buf *fresh,
+				  const char *what)
+{
+	if (!replay)
+		return fresh;
+	log_info("sending the %s given (%zu bytes) instead of the eUICC's own (replay)", what,
+		 replay->len);
+	return replay;
 }
 
 static const char *json_str(const cJSON *o, const char *name)
@@ -481,8 +558,11 @@ static int cancel_session(struct lpa *l, long reason)
 	log_info("eUICC CancelSession: reason %ld, smdpOid %s%s", reason,
 		 l->o->cancel_oid ? l->o->cancel_oid : "of CERT.DPauth",
 		 l->e->cfg.bad_cancel_signature ? ", signature CORRUPTED" : "");
+	if (save_obj(l, "csr.der", bf41.p, bf41.len) ||
+	    pause_before(l, LPA_PAUSE_CANCEL, "cancelSession"))
+		goto out;
 	rc = post_with_object(l, &x, ES9_CANCEL_SESSION, "cancelSession", "cancelSessionResponse",
-			      &bf41, 0);
+			      pick_obj(l->o->replay_csr, &bf41, "CancelSessionResponse"), 0);
 	if (rc == 0) {
 		log_info("cancelSession: Executed-Success");
 		l->res->cancelled = 1;
@@ -556,6 +636,8 @@ static int authenticate(struct lpa *l, struct xchg *ac)
 		hex_encode(l->txid, l->txid_len, l->txid_hex, sizeof(l->txid_hex));
 	log_info("initiateAuthentication: transactionId %s, CERT.DPauth %zu bytes", l->txid_hex,
 		 ia.r.server_cert.len);
+	if (save_obj(l, "txid.hex", (const uint8_t *)l->txid_hex, strlen(l->txid_hex)))
+		goto out;
 
 	/* ES10b.AuthenticateServer (SGP.22 5.7.13) */
 	memset(&ain, 0, sizeof(ain));
@@ -579,6 +661,8 @@ static int authenticate(struct lpa *l, struct xchg *ac)
 		set_error(l, "eUICC AuthenticateServer: %s", msg);
 		goto out;
 	}
+	if (save_obj(l, "asr.der", bf38.p, bf38.len))
+		goto out;
 	if (er > 0) {
 		/* an LPA forwards the eUICC's error to the SM-DP+ (SGP.22 3.1.2) */
 		log_info("eUICC AuthenticateServer REFUSED (error %d): %s", er, msg);
@@ -596,8 +680,12 @@ static int authenticate(struct lpa *l, struct xchg *ac)
 	/* ES9+.AuthenticateClient (SGP.22 5.6.3) */
 	if (l->o->wrong_txid)
 		log_info("authenticateClient: sending an unknown transactionId (--wrong-txid)");
+	if (pause_before(l, LPA_PAUSE_AUTH, "authenticateClient"))
+		goto out;
 	if ((rc = post_with_object(l, ac, ES9_AUTH_CLIENT, "authenticateClient",
-				   "authenticateServerResponse", &bf38, l->o->wrong_txid)))
+				   "authenticateServerResponse",
+				   pick_obj(l->o->replay_asr, &bf38, "AuthenticateServerResponse"),
+				   l->o->wrong_txid)))
 		goto out;
 	rc = check_txid(l, ac);
 out:
@@ -661,6 +749,8 @@ static int get_bpp(struct lpa *l, const struct xchg *ac, struct buf *bpp)
 		set_error(l, "eUICC PrepareDownload: %s", msg);
 		goto out;
 	}
+	if (save_obj(l, "pdr.der", bf21.p, bf21.len))
+		goto out;
 	if (er > 0) {
 		log_info("eUICC PrepareDownload REFUSED (error %d): %s", er, msg);
 		if (post_with_object(l, &x, ES9_GET_BPP, "getBoundProfilePackage",
@@ -672,8 +762,11 @@ static int get_bpp(struct lpa *l, const struct xchg *ac, struct buf *bpp)
 	log_info("eUICC PrepareDownload: %s", msg);
 
 	/* ES9+.GetBoundProfilePackage (SGP.22 5.6.2) */
+	if (pause_before(l, LPA_PAUSE_BPP, "getBoundProfilePackage"))
+		goto out;
 	if ((rc = post_with_object(l, &x, ES9_GET_BPP, "getBoundProfilePackage",
-				   "prepareDownloadResponse", &bf21, 0)))
+				   "prepareDownloadResponse",
+				   pick_obj(l->o->replay_pdr, &bf21, "PrepareDownloadResponse"), 0)))
 		goto out;
 	rc = -1;
 	if (check_txid(l, &x))
@@ -683,6 +776,8 @@ static int get_bpp(struct lpa *l, const struct xchg *ac, struct buf *bpp)
 	x.r.bpp.p = NULL;
 	x.r.bpp.len = 0;
 	log_info("getBoundProfilePackage: BoundProfilePackage %zu bytes", bpp->len);
+	if (save_obj(l, "bpp.der", bpp->p, bpp->len))
+		goto out;
 	rc = 0;
 out:
 	xchg_free(&x);
@@ -806,7 +901,8 @@ enum lpa_outcome lpa_download(struct httpc *h, struct euicc *e, const struct lpa
 		}
 		log_info("eUICC ProfileInstallationResult: %s%s, %zu bytes, signed", ok ? "successResult" :
 			 "errorResult", o->pir_error && er == 0 ? " (--pir-error)" : "", pir.len);
-		if (send_pir(&l, &pir))
+		if (save_obj(&l, "pir.der", pir.p, pir.len) ||
+		    pause_before(&l, LPA_PAUSE_PIR, "handleNotification") || send_pir(&l, &pir))
 			goto out;
 	} else {
 		log_info("ProfileInstallationResult not sent (--skip-pir)");
@@ -827,5 +923,53 @@ out:
 	buf_free(&pir);
 	buf_free(&l.metadata);
 	euicc_install_free(&inst);
+	return res->outcome;
+}
+
+enum lpa_outcome lpa_send(struct httpc *h, const struct lpa_opts *o, enum es9_fn fn,
+			  const uint8_t *txid, size_t txid_len, const struct buf *obj,
+			  struct lpa_result *res)
+{
+	static const struct {
+		enum es9_fn fn;
+		const char *name, *field;
+	} calls[] = {
+		{ ES9_AUTH_CLIENT, "authenticateClient", "authenticateServerResponse" },
+		{ ES9_GET_BPP, "getBoundProfilePackage", "prepareDownloadResponse" },
+		{ ES9_CANCEL_SESSION, "cancelSession", "cancelSessionResponse" },
+		{ ES9_HANDLE_NOTIF, "handleNotification", "pendingNotification" },
+	};
+	struct lpa l;
+	struct xchg x;
+	size_t i;
+
+	memset(res, 0, sizeof(*res));
+	memset(&l, 0, sizeof(l));
+	memset(&x, 0, sizeof(x));
+	res->outcome = LPA_ERROR;
+	l.h = h;
+	l.o = o;
+	l.res = res;
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]) && calls[i].fn != fn; i++)
+		;
+	if (i == sizeof(calls) / sizeof(calls[0]) || !obj || !obj->len ||
+	    (fn != ES9_HANDLE_NOTIF && (txid_len == 0 || txid_len > sizeof(l.txid)))) {
+		set_error(&l, "send: unsupported function, or no object / transactionId");
+		goto out;
+	}
+	memcpy(l.txid, txid, txid_len);
+	l.txid_len = txid_len;
+	hex_encode(l.txid, l.txid_len, l.txid_hex, sizeof(l.txid_hex));
+	log_info("%s: sending %zu bytes of %s with transactionId %s", calls[i].name, obj->len,
+		 calls[i].field, fn == ES9_HANDLE_NOTIF ? "(none)" : l.txid_hex);
+	if (post_with_object(&l, &x, fn, calls[i].name, calls[i].field, obj, 0) == 0) {
+		log_info("%s: %s", calls[i].name, x.no_content ? "204 No Content" : "Executed-Success");
+		if (fn == ES9_GET_BPP && save_obj(&l, "bpp.der", x.r.bpp.p, x.r.bpp.len))
+			goto out;
+		res->outcome = LPA_OK;
+		res->message[0] = '\0';
+	}
+out:
+	xchg_free(&x);
 	return res->outcome;
 }

@@ -18,9 +18,11 @@
 
 #define PATH_LEN 512
 #define DEVICE_FILE_MAX (16 * 1024)   /* --euicc-info1/2, --device-info files */
+#define OBJECT_FILE_MAX (64 * 1024)   /* --replay-*, send --object files */
 
 static const char usage_text[] =
 "usage: smdp-client download --ac AC [options]\n"
+"       smdp-client send --ac AC --function F [--txid HEX] --object FILE [options]\n"
 "       smdp-client info [--pki DIR ...]\n"
 "\n"
 "A software LPA and eUICC (SGP.22 v2.5): runs initiateAuthentication,\n"
@@ -106,6 +108,24 @@ static const char usage_text[] =
 "  --no-verify-server   skip the eUICC's checks of SM-DP+ certificates and\n"
 "                       signatures (debugging only)\n"
 "\n"
+"Replays (a signed structure of one session sent in another):\n"
+"  --save DIR           write the session's objects into DIR as they are made,\n"
+"                       before they are sent: txid.hex, asr.der (BF38),\n"
+"                       pdr.der (BF21), csr.der (BF41), pir.der (BF37);\n"
+"                       and the BPP received, bpp.der (BF36; send too)\n"
+"  --replay-asr FILE    send FILE as authenticateServerResponse\n"
+"  --replay-pdr FILE    send FILE as prepareDownloadResponse\n"
+"  --replay-csr FILE    send FILE as cancelSessionResponse (with --cancel)\n"
+"                       (FILE: DER, or hex text if it ends in .hex)\n"
+"  --pause STEP:FILE    before the call of STEP (auth, bpp, cancel or pir)\n"
+"                       wait until FILE exists (at most 120 s)\n"
+"  send                 one call, no eUICC: --function authenticateClient,\n"
+"                       getBoundProfilePackage, cancelSession or\n"
+"                       handleNotification; --txid HEX (not for\n"
+"                       handleNotification; default: a made-up one);\n"
+"                       --object FILE the DER object sent as it is.\n"
+"                       'result: ok 1 ...' when the SM-DP+ accepted it\n"
+"\n"
 "When the eUICC refuses something it answers with an error object that the\n"
 "LPA forwards (authenticateClient / getBoundProfilePackage error forms, or an\n"
 "errorResult PIR); a metadata mismatch leads to cancelSession(metadataMismatch).\n"
@@ -120,6 +140,7 @@ enum opt_id {
 	O_EXPECT, O_CANCEL, O_CANCEL_OID, O_CANCEL_BAD_SIG, O_RETRY, O_PIR_ERROR, O_SKIP_PIR,
 	O_PIR_DELAY, O_REPEAT, O_BAD_SIG1, O_BAD_SIG2, O_WRONG_CHALLENGE, O_WRONG_TXID, O_SMDP_ADDRESS, O_NO_VERIFY,
 	O_BINDING, O_ASN1_EXT, O_EUICC_INFO1, O_EUICC_INFO2, O_DEVICE_INFO, O_EIM, O_EIM_UNFILLED,
+	O_SAVE, O_REPLAY_ASR, O_REPLAY_PDR, O_REPLAY_CSR, O_PAUSE, O_FUNCTION, O_TXID, O_OBJECT,
 };
 
 static const struct option long_opts[] = {
@@ -160,6 +181,14 @@ static const struct option long_opts[] = {
 	{ "device-info", required_argument, NULL, O_DEVICE_INFO },
 	{ "eim", no_argument, NULL, O_EIM },
 	{ "eim-unfilled", required_argument, NULL, O_EIM_UNFILLED },
+	{ "save", required_argument, NULL, O_SAVE },
+	{ "replay-asr", required_argument, NULL, O_REPLAY_ASR },
+	{ "replay-pdr", required_argument, NULL, O_REPLAY_PDR },
+	{ "replay-csr", required_argument, NULL, O_REPLAY_CSR },
+	{ "pause", required_argument, NULL, O_PAUSE },
+	{ "function", required_argument, NULL, O_FUNCTION },
+	{ "txid", required_argument, NULL, O_TXID },
+	{ "object", required_argument, NULL, O_OBJECT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -206,6 +235,11 @@ struct cli {
 	struct lpa_opts lo;
 	/* device description files and extension bytes (lo / ecfg point here) */
 	struct buf info1, info2, devinfo, asn1_ext;
+	/* replays: --replay-* objects (lo points here) and the send command */
+	struct buf replay_asr, replay_pdr, replay_csr, object;
+	int send_fn;                 /* --function: an enum es9_fn, -1 = none */
+	uint8_t txid[16];            /* --txid */
+	size_t txid_len;
 };
 
 /* Hex text: digits in pairs, whitespace ignored, '#' to the end of the line
@@ -242,16 +276,16 @@ out:
 	return rc;
 }
 
-/* A device description file: DER, or hex text when the name ends in .hex. */
-static int read_device_file(const char *path, struct buf *out)
+/* A DER object file of at most max bytes, or hex text when the name ends
+ * in .hex. 0 / -1 (also when empty). */
+static int read_der_file(const char *path, size_t max, struct buf *out)
 {
 	struct buf raw = { 0 };
 	size_t n = strlen(path);
 	int rc;
 
 	buf_free(out);
-	if (file_read(path, n > 4 && !strcmp(path + n - 4, ".hex") ? 4 * DEVICE_FILE_MAX :
-		      DEVICE_FILE_MAX, &raw))
+	if (file_read(path, n > 4 && !strcmp(path + n - 4, ".hex") ? 4 * max : max, &raw))
 		return -1;
 	if (n > 4 && !strcmp(path + n - 4, ".hex")) {
 		rc = hex_text((const char *)raw.p, raw.len, out);
@@ -261,6 +295,19 @@ static int read_device_file(const char *path, struct buf *out)
 	*out = raw;
 	return raw.len ? 0 : -1;
 }
+
+/* A device description file (--euicc-info1/2, --device-info). */
+static int read_device_file(const char *path, struct buf *out)
+{
+	return read_der_file(path, DEVICE_FILE_MAX, out);
+}
+
+/* ES9+ functions the send command can replay, by their JSON path name. */
+static const struct named send_functions[] = {
+	{ "authenticateClient", ES9_AUTH_CLIENT }, { "getBoundProfilePackage", ES9_GET_BPP },
+	{ "cancelSession", ES9_CANCEL_SESSION }, { "handleNotification", ES9_HANDLE_NOTIF },
+	{ NULL, 0 },
+};
 
 /* A number (decimal) or one of the names in t. 0 / -1. */
 static int parse_named(const char *s, size_t len, const struct named *t, long *out)
@@ -410,6 +457,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	int opt;
 
 	snprintf(c->pki, sizeof(c->pki), "certs/sgp26-nist");
+	c->send_fn = -1;
 	c->ecfg.svn[0] = 2;
 	c->ecfg.svn[1] = 5;
 	c->ecfg.svn[2] = 0;
@@ -582,6 +630,58 @@ static int parse_args(int argc, char **argv, struct cli *c)
 				return usage_error("bad --eim-unfilled '%s' (smdpAddress or euiccInfo1)",
 						   optarg);
 			break;
+		case O_SAVE:
+			c->lo.save_dir = optarg;
+			break;
+		case O_REPLAY_ASR:
+			if (read_der_file(optarg, OBJECT_FILE_MAX, &c->replay_asr))
+				return usage_error("cannot read --replay-asr '%s'", optarg);
+			c->lo.replay_asr = &c->replay_asr;
+			break;
+		case O_REPLAY_PDR:
+			if (read_der_file(optarg, OBJECT_FILE_MAX, &c->replay_pdr))
+				return usage_error("cannot read --replay-pdr '%s'", optarg);
+			c->lo.replay_pdr = &c->replay_pdr;
+			break;
+		case O_REPLAY_CSR:
+			if (read_der_file(optarg, OBJECT_FILE_MAX, &c->replay_csr))
+				return usage_error("cannot read --replay-csr '%s'", optarg);
+			c->lo.replay_csr = &c->replay_csr;
+			break;
+		case O_PAUSE:
+			colon = strchr(optarg, ':');
+			if (!colon || !colon[1])
+				return usage_error("bad --pause '%s' (want STEP:FILE)", optarg);
+			if (!strncmp(optarg, "auth:", 5))
+				c->lo.pause_step = LPA_PAUSE_AUTH;
+			else if (!strncmp(optarg, "bpp:", 4))
+				c->lo.pause_step = LPA_PAUSE_BPP;
+			else if (!strncmp(optarg, "cancel:", 7))
+				c->lo.pause_step = LPA_PAUSE_CANCEL;
+			else if (!strncmp(optarg, "pir:", 4))
+				c->lo.pause_step = LPA_PAUSE_PIR;
+			else
+				return usage_error("bad --pause step in '%s' (auth, bpp, cancel or pir)",
+						   optarg);
+			c->lo.pause_file = colon + 1;
+			break;
+		case O_FUNCTION:
+			if (parse_named(optarg, strlen(optarg), send_functions, &v) || v > 255 ||
+			    strspn(optarg, "0123456789") == strlen(optarg))
+				return usage_error("bad --function '%s'", optarg);
+			c->send_fn = (int)v;
+			break;
+		case O_TXID:
+			v = strlen(optarg) <= 2 * sizeof(c->txid) ?
+			    hex_decode(optarg, c->txid, sizeof(c->txid)) : -1;
+			if (v <= 0)
+				return usage_error("bad --txid '%s' (1 to 16 bytes in hex)", optarg);
+			c->txid_len = (size_t)v;
+			break;
+		case O_OBJECT:
+			if (read_der_file(optarg, OBJECT_FILE_MAX, &c->object))
+				return usage_error("cannot read --object '%s'", optarg);
+			break;
 		case 'v':
 			c->lo.verbose = 1;
 			break;
@@ -676,7 +776,7 @@ static int cmd_download(struct cli *c)
 	memset(&res, 0, sizeof(res));
 	memset(&hc, 0, sizeof(hc));
 	if (!c->ac)
-		return usage_error("download needs --ac");
+		return usage_error("%s needs --ac", c->send_fn >= 0 ? "send" : "download");
 	if (parse_ac(c->ac, &c->lo))
 		return usage_error("bad activation code '%s' (want LPA:1$host[:port]$matchingId)", c->ac);
 	if (split_host_port(c->lo.smdp_address, host, sizeof(host), &port))
@@ -711,6 +811,11 @@ static int cmd_download(struct cli *c)
 		rc = client_error("cannot set up the HTTPS client (TLS CA file?)");
 		goto out;
 	}
+	if (c->send_fn >= 0) {
+		lpa_send(h, &c->lo, (enum es9_fn)c->send_fn, c->txid, c->txid_len, &c->object, &res);
+		rc = print_result(&res);
+		goto out;
+	}
 	lpa_download(h, &e, &c->lo, &res);
 	if (c->repeat > 1 && res.outcome == LPA_OK) {
 		struct timespec t0, t1;
@@ -736,6 +841,9 @@ static int cmd_download(struct cli *c)
 		first.skip_pir = 0;
 		first.omit_smdp_address = first.omit_euicc_info1 = 0;
 		first.override_address[0] = '\0';
+		first.replay_asr = first.replay_pdr = first.replay_csr = NULL;
+		first.pause_step = 0;
+		first.save_dir = NULL;
 		e.cfg.bad_signature1 = e.cfg.bad_signature2 = e.cfg.wrong_challenge = 0;
 		e.cfg.bad_cancel_signature = 0;
 		lpa_download(h, &e, &first, &res);
@@ -770,17 +878,36 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(c->lo.verbose ? LOG_DEBUG : LOG_INFO);
-	if (!strcmp(cmd, "download"))
+	if (!strcmp(cmd, "download")) {
+		if (c->send_fn >= 0 || c->object.len || c->txid_len) {
+			rc = usage_error("--function, --txid and --object belong to send");
+			goto out;
+		}
 		rc = cmd_download(c);
-	else if (!strcmp(cmd, "info"))
+	} else if (!strcmp(cmd, "send")) {
+		if (c->send_fn < 0 || !c->object.len) {
+			rc = usage_error("send needs --function and --object");
+			goto out;
+		}
+		if (!c->txid_len) {   /* a transactionId the SM-DP+ never issued */
+			memset(c->txid, 0xA5, sizeof(c->txid));
+			c->txid_len = sizeof(c->txid);
+		}
+		rc = cmd_download(c);
+	} else if (!strcmp(cmd, "info")) {
 		rc = cmd_info(c);
-	else
+	} else {
 		rc = usage_error("unknown command '%s'", cmd);
+	}
 out:
 	buf_free(&c->info1);
 	buf_free(&c->info2);
 	buf_free(&c->devinfo);
 	buf_free(&c->asn1_ext);
+	buf_free(&c->replay_asr);
+	buf_free(&c->replay_pdr);
+	buf_free(&c->replay_csr);
+	buf_free(&c->object);
 	free(c);
 	return rc;
 }

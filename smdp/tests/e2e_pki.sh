@@ -406,6 +406,10 @@ check "a CRL naming the CI but not signed by it stops smdp" \
 
 # 10. --check-config on a deliberately broken certs folder, against its golden file
 B=$GOLDEN/broken
+# git keeps no mode 0600 (a fresh clone has 0644 keys, as `make key-perms`
+# fixes for certs/): the golden report is about the certificates, so its keys
+# are made private first; loose modes are tested in 11
+chmod go-rwx $B/*/*.key.pem $B/*/euicc/*.key.pem
 pki check --certs $B --now 2027-03-01 --listen "nist=$B/good/dptls.der,$B/alpha/dptls.key.pem" \
 	--listen "brainpool=$B/alpha/dptls.der,$B/alpha/dptls.key.pem" >"$tmp/broken.txt"
 rc=$?
@@ -424,6 +428,62 @@ check "golden: alpha's DPpb carries OID 2.999.11" \
 	bash -c "openssl x509 -in $B/alpha/dppb.pem -noout -ext subjectAltName | grep -q 'Registered ID:2.999.11'"
 check "golden: beta's CRL lists beta's EUM (openssl crl)" \
 	bash -c "openssl crl -in $B/beta/ci.crl.pem -noout -text | grep -q \"Serial Number: \$(openssl x509 -in $B/beta/euicc/eum.pem -noout -serial | cut -d= -f2)\""
+
+# 11. Private keys that group or others may read or write: smdp refuses to
+#     start with them, so --check-config (smdp and smdp-pki check) reports
+#     each as an error with the chmod fix; keys of mode 0600 are not listed
+K=$tmp/perm
+mkdir -p "$K/certs" "$K/tls"
+cp -rp "$tmp/pki/lab-nist" "$K/certs/"
+cp -p "$tmp/pki/lab-nist/dptls.der" "$tmp/pki/lab-nist/dptls.key.pem" "$K/tls/"
+chmod 600 "$K"/certs/lab-nist/*.key.pem "$K/tls/dptls.key.pem"
+keycheck() {   # keycheck OUT: smdp --check-config on $K, exit status appended to OUT
+	"$SMDP" --check-config --certs "$K/certs" --listen.brainpool off \
+		--listen.nist.cert "$K/tls/dptls.der" --listen.nist.key "$K/tls/dptls.key.pem" >"$1" 2>&1
+	echo "exit $?" >>"$1"
+}
+keycheck "$tmp/perm0.txt"
+check "keys of mode 0600: check-config exits 0, no key listed" \
+	bash -c "grep -qx 'exit 0' '$tmp/perm0.txt' && ! grep -q 'private key' '$tmp/perm0.txt'"
+chmod 644 "$K/certs/lab-nist/dppb.key.pem"
+chmod 640 "$K/tls/dptls.key.pem"
+chmod 620 "$K/certs/lab-nist/dpauth.key.pem"
+keycheck "$tmp/perm1.txt"
+# the modes as stat(1) reads them, to compare with what the report says
+m_dppb=$(stat -c %04a "$K/certs/lab-nist/dppb.key.pem")
+m_tls=$(stat -c %04a "$K/tls/dptls.key.pem")
+m_auth=$(stat -c %04a "$K/certs/lab-nist/dpauth.key.pem")
+loose() {   # loose FILE KEY MODE: the report has exactly one error line for KEY
+	local want="ERROR: private key $2 is readable by group or others (mode $3): run 'chmod 600 $2', or start with --allow-loose-key-permissions yes"
+	[ "$(grep -cF -- "$want" "$1")" = 1 ] || { echo "    no single '$want' in $1"; return 1; }
+}
+check "dppb.key.pem of mode 0644 is reported with the chmod fix ($m_dppb)" \
+	loose "$tmp/perm1.txt" "$K/certs/lab-nist/dppb.key.pem" "$m_dppb"
+check "a group-writable dpauth.key.pem (0620) is reported ($m_auth)" \
+	loose "$tmp/perm1.txt" "$K/certs/lab-nist/dpauth.key.pem" "$m_auth"
+sed -n '/^listener nist/,$p' "$tmp/perm1.txt" >"$tmp/perm1-listener.txt"
+check "the listener's own key of mode 0640 is reported under the listener ($m_tls)" \
+	loose "$tmp/perm1-listener.txt" "$K/tls/dptls.key.pem" "$m_tls"
+check "the keys still 0600 are not listed" \
+	bash -c "! grep -q 'private key .*lab-nist/dptls.key.pem' '$tmp/perm1.txt'"
+check "check-config counts them as errors: exit 2, 'smdp refuses to start'" \
+	bash -c "grep -qx 'exit 2' '$tmp/perm1.txt' &&
+		grep -qx 'result: 3 error(s), 0 warning(s): smdp refuses to start' '$tmp/perm1.txt'"
+pki check --certs "$K/certs" --listen "nist=$K/tls/dptls.der,$K/tls/dptls.key.pem" >"$tmp/perm2.txt"
+rc=$?
+check "smdp-pki check gives the same report (exit $rc)" \
+	bash -c "[ $rc -eq 2 ] && diff <(grep -F 'private key' '$tmp/perm1.txt') <(grep -F 'private key' '$tmp/perm2.txt')"
+"$SMDP" --db "$tmp/perm.db" --certs "$K/certs" --listen.nist 127.0.0.1:$((BASE + 19)) \
+	--listen.brainpool off --listen.nist.cert "$K/tls/dptls.der" \
+	--listen.nist.key "$K/tls/dptls.key.pem" >"$tmp/perm-start.log" 2>&1 &
+rpid=$!
+for _ in $(seq 1 50); do kill -0 $rpid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $rpid 2>/dev/null; then kill $rpid; wait $rpid; rc=0; else wait $rpid; rc=$?; fi
+check "... and smdp itself refuses to start with those keys (exit $rc)" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'is readable by group or others' '$tmp/perm-start.log'"
+chmod 600 "$K"/certs/lab-nist/*.key.pem "$K/tls/dptls.key.pem"
+keycheck "$tmp/perm3.txt"
+check "after chmod 600 check-config exits 0 again" grep -qx 'exit 0' "$tmp/perm3.txt"
 
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 check "no sanitizer report in the logs of smdp, smdp-pki and smdp-client" \
