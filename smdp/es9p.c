@@ -531,6 +531,10 @@ void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
 			 pn->success ? "installed" : "NOT installed", s.eid, detail);
 		goto done;
 	}
+	/* the LPA sends a PIR again until it sees it acknowledged (SGP.22
+	 * 3.5): kept as a notification, the session does not change */
+	log_info("session %s: PIR received again (seq %ld), the profile is installed already; "
+		 "nothing changes", tx, pn->meta.seq_number);
 store:
 	if (buf_set(&row.raw, raw, n) == 0 && store_notification_add(d->store, &row))
 		log_warn("could not store notification");

@@ -28,6 +28,7 @@ FUZZ_LIBS   := $(LDLIBS)
 # whatever a decoder calls is there; nothing starts a listener or opens a
 # socket while fuzzing.
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/fuzz/es9_fixture.o \
+	$(FUZZ_BUILD)/obj/fuzz/es2_fixture.o \
 	$(ASN1_SRCS:$(ASN1_GEN_DIR)/%.c=$(FUZZ_BUILD)/asn1/%.o)
 
 # ---- The targets: one line each -----------------------------------------
@@ -50,6 +51,8 @@ $(eval $(call fuzz_target,der_pending_notification,fuzz_der.c,-DFUZZ_DER=pending
 $(eval $(call fuzz_target,der_cancel_session_resp,fuzz_der.c,-DFUZZ_DER=cancel_session_resp))
 $(eval $(call fuzz_target,der_euicc_info2,fuzz_der.c,-DFUZZ_DER=euicc_info2))
 $(eval $(call fuzz_target,der_device_info,fuzz_der.c,-DFUZZ_DER=device_info))
+# RemoteProfileProvisioningRequest (the ES9+ ASN.1 binding, SGP.22 6.7)
+$(eval $(call fuzz_target,der_rpp_request,fuzz_der.c,-DFUZZ_DER=rpp_request))
 # ASN.1 structures smdp-client decodes (what a hostile SM-DP+ sends)
 $(eval $(call fuzz_target,der_server_signed1,fuzz_der.c,-DFUZZ_DER=server_signed1))
 $(eval $(call fuzz_target,der_smdp_signed2,fuzz_der.c,-DFUZZ_DER=smdp_signed2))
@@ -66,6 +69,10 @@ $(eval $(call fuzz_target,saip_header,fuzz_saip.c,))
 $(eval $(call fuzz_target,saip_decode,fuzz_saip_decode.c,))
 # the whole ES9+ JSON request path (first input byte selects the function)
 $(eval $(call fuzz_target,es9p_json,fuzz_es9p_json.c,))
+# the whole ES9+ ASN.1 binding path (the body's CHOICE selects the function)
+$(eval $(call fuzz_target,es9p_asn1,fuzz_es9p_asn1.c,))
+# the whole ES2+ JSON request path on an inventory in every lifecycle state
+$(eval $(call fuzz_target,es2p_json,fuzz_es2p_json.c,))
 # -------------------------------------------------------------------------
 
 FUZZ_SECONDS ?= 60
@@ -102,10 +109,11 @@ $(FUZZ_BUILD)/libfuzzsmdp.a: $(FUZZ_LIB_OBJS)
 
 # The seed generator plays a real download in-process (server + software
 # eUICC), so it links the normal build, not the fuzzing one.
-$(BUILD)/fuzz-gen-seeds: smdp/fuzz/gen_seeds.c smdp/fuzz/es9_fixture.c smdp/fuzz/fuzz_common.h \
+$(BUILD)/fuzz-gen-seeds: smdp/fuzz/gen_seeds.c smdp/fuzz/es9_fixture.c smdp/fuzz/es2_fixture.c \
+		smdp/fuzz/fuzz_common.h \
 		$(CLIENT_OBJS) $(BUILD)/libsmdp.a $(SHIM)
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS_OWN)) -Ismdp/client $(SANFLAGS) -o $@ \
-		smdp/fuzz/gen_seeds.c smdp/fuzz/es9_fixture.c $(CLIENT_OBJS) $(SHIM_LINK) $(BUILD)/libsmdp.a $(LDLIBS) \
+		smdp/fuzz/gen_seeds.c smdp/fuzz/es9_fixture.c smdp/fuzz/es2_fixture.c $(CLIENT_OBJS) $(SHIM_LINK) $(BUILD)/libsmdp.a $(LDLIBS) \
 		$(RPATH_BIN)
 
 fuzz-seeds: deps $(BUILD)/fuzz-gen-seeds

@@ -4,7 +4,8 @@
  * and the ES9+ fixture, RSP sessions with fixed transactionIds and
  * challenges in each state, so that seeds made once by gen_seeds.c get past
  * the session lookup, certificate and signature checks of es9p.c when the
- * fuzzer replays them (SGP.22 5.6.2 - 5.6.5).
+ * fuzzer replays them (SGP.22 5.6.2 - 5.6.5); and the ES2+ fixture,
+ * operators and an inventory in every lifecycle state (5.3).
  */
 #ifndef SMDP_FUZZ_COMMON_H
 #define SMDP_FUZZ_COMMON_H
@@ -70,5 +71,54 @@ void es9_fixture_free(struct es9_fixture *fx);
 /* Make the repo root the working directory: stay if ./certs exists, else
  * go to argv0's directory/../.. (binaries live in build/fuzz/). 0 / -1. */
 int fuzz_chdir_root(const char *argv0);
+
+/* --- ES2+ fixture (es2_fixture.c): operators and an inventory with a
+ * profile in every lifecycle state (SGP.22 5.3), for the es2p_json target
+ * and its seeds. --- */
+#define FX2_OP_A      "OP-A"      /* owns ta, pool, empty; any client certificate */
+#define FX2_OP_B      "OP-B"      /* owns tb; pinned to FX2_PIN_CERT */
+#define FX2_PIN_CERT  FX_EUICC_DIR "/eum.der"   /* any certificate will do as the pin */
+#define FX2_EID1      "89049032123451234512345678901235"
+#define FX2_EID2      "89049032123451234512345678901246"
+#define FX2_CC        "1234"      /* confirmation code of the Confirmed order */
+#define FX2_MAX       24
+
+/* The inventory as first written, with the order of each profile (o[i].id
+ * 0: none); orders with ids above max_order_id were made by inputs. */
+struct es2_fixture {
+	struct inv_profile p[FX2_MAX];
+	struct order o[FX2_MAX];
+	size_t n;
+	int64_t max_order_id;
+	int64_t scan_from;    /* first id the next reset looks at */
+	struct buf pin;       /* DER of FX2_PIN_CERT (OP-B's) */
+	struct buf other;     /* DER of another certificate */
+};
+/* fuzz_smdp_open, then the ES2+ configuration (orders mode, operators
+ * OP-A and OP-B), the client certificates and the inventory rows in the
+ * fresh store. 0 / -1 with a reason in err. */
+int es2_fixture_open(struct fuzz_smdp *f, const char *db, struct es2_fixture *fx, char *err,
+		     size_t errsz);
+/* Free the certificates, then fuzz_smdp_close. */
+void es2_fixture_close(struct fuzz_smdp *f, struct es2_fixture *fx);
+
+/* The es2p_json input format (fuzz_es2p_json.c has the details): byte 0
+ * selects the function (bits 0-1), the client certificate (bits 2-3),
+ * X-Admin-Protocol (bits 4-5) and, with bits 6-7 both set, an odd HTTP
+ * request (bits 2-3 say which); the rest is the body. */
+enum { FX2_DOWNLOAD = 0, FX2_CONFIRM, FX2_CANCEL, FX2_RELEASE };
+#define FX2_SEL(fn, cert, proto) ((uint8_t)((fn) | (cert) << 2 | (proto) << 4))
+/* Write the fixture back, then hand the request sel + body (n bytes) to
+ * es2p_json_handle as http.c would. rs is the caller's (free rs->body).
+ * Returns the odd-request kind (0 unknown function, 1 GET, 2 wrong
+ * Content-Type, 3 Content-Type in another case) or -1 for a normal one;
+ * -2 if the fixture could not be written back. */
+int es2_fixture_call(struct fuzz_smdp *f, struct es2_fixture *fx, uint8_t sel,
+		     const uint8_t *body, size_t n, struct http_response *rs);
+/* Put every fixture profile and order back as first written and retire
+ * (active = 0) the orders inputs created, in one transaction. 0 / -1. */
+int es2_fixture_install(struct fuzz_smdp *f, struct es2_fixture *fx);
+/* The index of the fixture profile with this ICCID (digits), or -1. */
+int es2_fixture_find(const struct es2_fixture *fx, const char *iccid);
 
 #endif /* SMDP_FUZZ_COMMON_H */

@@ -313,6 +313,57 @@ static void run_device_info(const uint8_t *p, size_t n)
 	REQUIRE(terminated(line, sizeof(line)));
 }
 
+/* RemoteProfileProvisioningRequest (SGP.22 6.7, the ES9+ ASN.1 binding):
+ * the server's decoder, checked against the client's encoder. */
+static int one_tlv(const struct buf *b)
+{
+	uint32_t tag;
+	size_t hl, vl;
+
+	return b->len && der_tlv(b->p, b->len, &tag, &hl, &vl) == 0 && hl + vl == b->len;
+}
+
+static void run_rpp_request(const uint8_t *p, size_t n)
+{
+	struct es9_asn1_req v, w;
+	struct buf re = { 0 };
+	enum rsp_status st = der_decode_es9_request(p, n, &v);
+
+	REQUIRE(status_ok(st));
+	REQUIRE(v.fn <= ES9_FN_COUNT);
+	if (st != RSP_OK) {
+		REQUIRE(v.obj.p == NULL && v.obj.len == 0);
+		return;
+	}
+	REQUIRE(v.fn < ES9_FN_COUNT);
+	REQUIRE(terminated(v.smdp_address, sizeof(v.smdp_address)));
+	if (v.fn == ES9_AUTH_CLIENT || v.fn == ES9_GET_BPP || v.fn == ES9_CANCEL_SESSION)
+		REQUIRE(v.txid_len >= 1 && v.txid_len <= sizeof(v.txid));
+	else
+		REQUIRE(v.txid_len == 0);
+	/* the ES10b object: one whole TLV, no bigger than the request (the
+	 * cancelSession one is re-tagged BF41 from [1], one byte more) */
+	REQUIRE(one_tlv(&v.obj) && v.obj.len <= n);
+	/* the client's encoder wraps it again: same function and fields */
+	if (v.fn == ES9_INITIATE_AUTH && !v.smdp_address[0]) {
+		/* an empty smdpAddress is left out by the encoder (ESipa): the
+		 * server then refuses the request as incomplete */
+		REQUIRE(der_encode_es9_request(&v, &re) == 0);
+		REQUIRE(der_decode_es9_request(re.p, re.len, &w) == RSP_ERR_MISSING_ELEMENT);
+	} else {
+		REQUIRE(der_encode_es9_request(&v, &re) == 0);
+		REQUIRE(der_decode_es9_request(re.p, re.len, &w) == RSP_OK);
+		REQUIRE(w.fn == v.fn && w.txid_len == v.txid_len &&
+			!memcmp(w.txid, v.txid, v.txid_len) &&
+			!memcmp(w.euicc_challenge, v.euicc_challenge, SMDP_CHAL_LEN) &&
+			!strcmp(w.smdp_address, v.smdp_address) && w.obj.len == v.obj.len &&
+			!memcmp(w.obj.p, v.obj.p, v.obj.len));
+	}
+	es9_asn1_req_free(&w);
+	buf_free(&re);
+	es9_asn1_req_free(&v);
+}
+
 static const struct der_target {
 	const char *name;
 	void (*run)(const uint8_t *p, size_t n);
@@ -330,6 +381,7 @@ static const struct der_target {
 	{ "replace_session_keys", run_replace_session_keys },
 	{ "euicc_info2", run_euicc_info2 },
 	{ "device_info", run_device_info },
+	{ "rpp_request", run_rpp_request },
 };
 
 /* The decoder this binary fuzzes, found once by name (libFuzzer gives the

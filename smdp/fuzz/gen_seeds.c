@@ -7,7 +7,13 @@
  * ones meant to succeed must answer Executed-Success: a seed that stopped
  * reaching the end of its function fails the generator instead of quietly
  * shrinking what the fuzzer covers. The DER seeds are the objects inside
- * that traffic (and the BPP the server returned).
+ * that traffic (and the BPP the server returned). Each ES9+ request also
+ * goes out in its ASN.1-binding form (RemoteProfileProvisioningRequest,
+ * SGP.22 6.7, as der_encode_es9_request builds it for smdp-client), for
+ * der_rpp_request and es9p_asn1, replayed through es9p_asn1_handle with the
+ * same expectation. The es2p_json seeds are the ES2+ requests of
+ * smdp/tests/e2e_es2.sh aimed at the ES2+ fixture (es2_fixture.c), each
+ * replayed with its expected outcome.
  *
  * Usage: build/fuzz-gen-seeds DIR   (make fuzz-seeds), from the repo root.
  */
@@ -75,6 +81,100 @@ static const char *const fn_names[] = {
 	"handleNotification", "cancelSession",
 };
 
+/* The JSON request body of ES9+ function fn as the ASN.1 binding carries
+ * it (same objects, SGP.22 6.7). 0 / -1. */
+static int json_to_rpp(int fn, const char *body, struct buf *der)
+{
+	static const char *const obj_field[] = {
+		"euiccInfo1", "authenticateServerResponse", "prepareDownloadResponse",
+		"pendingNotification", "cancelSessionResponse",
+	};
+	struct es9_asn1_req q;
+	struct buf ch = { 0 };
+	cJSON *j = cJSON_Parse(body);
+	const cJSON *f;
+	int rc = -1;
+
+	memset(&q, 0, sizeof(q));
+	q.fn = (enum es9_fn)fn;
+	if (!j)
+		goto out;
+	f = cJSON_GetObjectItemCaseSensitive(j, "transactionId");
+	if (cJSON_IsString(f)) {
+		int n = hex_decode(f->valuestring, q.txid, sizeof(q.txid));
+		if (n < 1)
+			goto out;
+		q.txid_len = (size_t)n;
+	}
+	f = cJSON_GetObjectItemCaseSensitive(j, "euiccChallenge");
+	if (cJSON_IsString(f) && (b64_decode(f->valuestring, strlen(f->valuestring), &ch) ||
+				  ch.len != SMDP_CHAL_LEN))
+		goto out;
+	if (ch.len)
+		memcpy(q.euicc_challenge, ch.p, SMDP_CHAL_LEN);
+	f = cJSON_GetObjectItemCaseSensitive(j, "smdpAddress");
+	if (cJSON_IsString(f))
+		snprintf(q.smdp_address, sizeof(q.smdp_address), "%s", f->valuestring);
+	f = cJSON_GetObjectItemCaseSensitive(j, obj_field[fn]);
+	if (!cJSON_IsString(f) || b64_decode(f->valuestring, strlen(f->valuestring), &q.obj))
+		goto out;
+	rc = der_encode_es9_request(&q, der);
+out:
+	cJSON_Delete(j);
+	buf_free(&ch);
+	es9_asn1_req_free(&q);
+	return rc;
+}
+
+/* The ASN.1 twin of a JSON seed: save it for der_rpp_request (the DER)
+ * and es9p_asn1 (selector byte 0 + the DER), and replay it through
+ * es9p_asn1_handle the way that target does, expecting what post()
+ * expects of the JSON form. */
+static void post_asn1(struct gen *g, int fn, const char *name, const char *body, int want)
+{
+	struct http_request rq;
+	struct http_response rs;
+	struct es9_asn1_resp a;
+	struct buf der = { 0 }, seed = { 0 };
+
+	memset(&a, 0, sizeof(a));
+	if (json_to_rpp(fn, body, &der) || buf_set(&seed, "\0", 1) ||
+	    buf_append(&seed, der.p, der.len)) {
+		fail(g, name);
+		goto out;
+	}
+	put_buf(g, "der_rpp_request", name, &der);
+	put_buf(g, "es9p_asn1", name, &seed);
+	if (es9_fixture_install(&g->f, &g->fx)) {
+		fail(g, "cannot install the fixture");
+		goto out;
+	}
+	memset(&rq, 0, sizeof(rq));
+	memset(&rs, 0, sizeof(rs));
+	rq.method = "POST";
+	rq.path = ES9P_ASN1_PATH;
+	rq.content_type = ES9P_ASN1_CONTENT_TYPE;
+	rq.admin_protocol = "gsma/rsp/v2.5.0";
+	rq.remote_addr = "127.0.0.1";
+	rq.authorization = "";
+	rq.body = der.p;
+	rq.body_len = der.len;
+	rs.status = 500;
+	es9p_asn1_handle(&g->f.d, &rq, 8443, &rs);
+	if (want < 0 ? rs.status != 204 :
+	    rs.status != 200 || der_decode_es9_response(rs.body.p, rs.body.len, &a) != RSP_OK ||
+	    (int)a.fn != fn || (want ? a.error >= 0 : a.error < 0)) {
+		fprintf(stderr, "gen_seeds: %s (ASN.1): expected %s, got HTTP %d, error %ld\n", name,
+			want < 0 ? "204" : want ? "the Ok form" : "an error", rs.status, a.error);
+		g->failed = 1;
+	}
+	buf_free(&rs.body);
+out:
+	es9_asn1_resp_free(&a);
+	buf_free(&der);
+	buf_free(&seed);
+}
+
 /*
  * Save body as an es9p_json seed (selector byte + JSON) and replay it the
  * way the target does. want: 1 Executed-Success, 0 Failed, -1 no check
@@ -134,6 +234,7 @@ static void post(struct gen *g, int fn, const char *name, const char *body, int 
 		*resp = j;
 	else
 		cJSON_Delete(j);
+	post_asn1(g, fn, name, body, want);
 }
 
 /* A JSON object of string fields given as name, value pairs (NULL ends);
@@ -567,8 +668,9 @@ static void seeds_notification(struct gen *g)
 	s = b64(&other);
 	body = json_obj("pendingNotification", s, NULL);
 	post(g, F_HN, "hn_other", body, -1, NULL);
-	if (store_notification_count(g->f.d.store) != 3)
-		fail(g, "handleNotification did not store the three notifications");
+	/* each went in twice: the JSON seed and its ASN.1 twin */
+	if (store_notification_count(g->f.d.store) != 6)
+		fail(g, "handleNotification did not store the three notifications twice");
 out:
 	free(s);
 	free(body);
@@ -647,6 +749,130 @@ static void seeds_text(struct gen *g)
 	}
 }
 
+/* --- ES2+ (es2p_json): the requests of smdp/tests/e2e_es2.sh aimed at
+ * the fixture inventory (es2_fixture.c), each with its expected outcome. */
+#define HDR_A "{\"header\":{\"functionRequesterIdentifier\":\"" FX2_OP_A "\"," \
+	"\"functionCallIdentifier\":\"call-1\"}"
+#define HDR_B "{\"header\":{\"functionRequesterIdentifier\":\"" FX2_OP_B "\"," \
+	"\"functionCallIdentifier\":\"call-2\"}"
+#define IC(n) "\"iccid\":\"8999000000000002" n "\""
+
+static const struct es2_seed {
+	const char *name;
+	uint8_t sel;
+	const char *body;
+	int want;   /* 1 Executed-Success, 0 Failed */
+} es2_seeds[] = {
+	{ "do_type_eid", FX2_SEL(FX2_DOWNLOAD, 0, 0),
+	  HDR_A ",\"eid\":\"" FX2_EID1 "\",\"profileType\":\"pool\"}", 1 },
+	{ "do_type", FX2_SEL(FX2_DOWNLOAD, 0, 0), HDR_A ",\"profileType\":\"pool\"}", 1 },
+	{ "do_iccid", FX2_SEL(FX2_DOWNLOAD, 2, 2), HDR_A "," IC("0001") "}", 1 },
+	{ "do_iccid_type", FX2_SEL(FX2_DOWNLOAD, 0, 0),
+	  HDR_A "," IC("0001") ",\"profileType\":\"ta\"}", 1 },
+	{ "do_type_mismatch", FX2_SEL(FX2_DOWNLOAD, 0, 0),
+	  HDR_A "," IC("0001") ",\"profileType\":\"pool\"}", 0 },
+	{ "do_exhausted", FX2_SEL(FX2_DOWNLOAD, 0, 0), HDR_A ",\"profileType\":\"empty\"}", 0 },
+	{ "do_unknown_type", FX2_SEL(FX2_DOWNLOAD, 0, 0), HDR_A ",\"profileType\":\"nosuch\"}", 0 },
+	{ "do_in_use", FX2_SEL(FX2_DOWNLOAD, 0, 0), HDR_A "," IC("0002") "}", 0 },
+	{ "do_not_owner", FX2_SEL(FX2_DOWNLOAD, 0, 0), HDR_A ",\"iccid\":\"89990000000000030001\"}", 0 },
+	{ "do_op_b", FX2_SEL(FX2_DOWNLOAD, 0, 0),
+	  HDR_B ",\"eid\":\"" FX2_EID2 "\",\"profileType\":\"tb\"}", 1 },
+	{ "do_op_b_other_cert", FX2_SEL(FX2_DOWNLOAD, 2, 0), HDR_B ",\"profileType\":\"tb\"}", 0 },
+	{ "do_no_cert", FX2_SEL(FX2_DOWNLOAD, 3, 0), HDR_A ",\"profileType\":\"pool\"}", 0 },
+	{ "do_no_header", FX2_SEL(FX2_DOWNLOAD, 0, 0), "{\"profileType\":\"pool\"}", 0 },
+	{ "do_protocol_v3", FX2_SEL(FX2_DOWNLOAD, 0, 3), HDR_A ",\"profileType\":\"pool\"}", 0 },
+	{ "co_release", FX2_SEL(FX2_CONFIRM, 0, 0), HDR_A "," IC("0002") ",\"releaseFlag\":true}", 1 },
+	{ "co_linked_cc", FX2_SEL(FX2_CONFIRM, 0, 0),
+	  HDR_A "," IC("0003") ",\"eid\":\"" FX2_EID1 "\",\"confirmationCode\":\"" FX2_CC "\","
+	  "\"releaseFlag\":false}", 1 },
+	{ "co_matching_id", FX2_SEL(FX2_CONFIRM, 0, 0),
+	  HDR_A "," IC("0002") ",\"matchingId\":\"ABCDE-12345-ABCDE-12345\",\"releaseFlag\":true}", 1 },
+	{ "co_default", FX2_SEL(FX2_CONFIRM, 0, 0),
+	  HDR_A "," IC("0003") ",\"matchingId\":\"\",\"releaseFlag\":true}", 1 },
+	{ "co_default_no_eid", FX2_SEL(FX2_CONFIRM, 0, 0),
+	  HDR_A "," IC("0002") ",\"matchingId\":\"\",\"releaseFlag\":true}", 0 },
+	{ "co_smds", FX2_SEL(FX2_CONFIRM, 0, 0),
+	  HDR_A "," IC("0003") ",\"smdsAddress\":\"lpa.ds.gsma.com\",\"releaseFlag\":true}", 1 },
+	{ "co_conflict", FX2_SEL(FX2_CONFIRM, 0, 0),
+	  HDR_A "," IC("0002") ",\"matchingId\":\"FUZZ5-RELSD-00000-00005\",\"releaseFlag\":true}", 0 },
+	{ "co_eid_different", FX2_SEL(FX2_CONFIRM, 0, 0),
+	  HDR_A "," IC("0003") ",\"eid\":\"" FX2_EID2 "\",\"releaseFlag\":true}", 0 },
+	{ "co_wrong_state", FX2_SEL(FX2_CONFIRM, 0, 0), HDR_A "," IC("0004") ",\"releaseFlag\":true}", 0 },
+	{ "co_no_release_flag", FX2_SEL(FX2_CONFIRM, 0, 0), HDR_A "," IC("0002") "}", 0 },
+	{ "ca_released", FX2_SEL(FX2_CANCEL, 0, 0),
+	  HDR_A "," IC("0005") ",\"finalProfileStatusIndicator\":\"Available\"}", 1 },
+	{ "ca_confirmed_full", FX2_SEL(FX2_CANCEL, 0, 0),
+	  HDR_A "," IC("0004") ",\"eid\":\"" FX2_EID1 "\",\"matchingId\":\"FUZZ4-CONF0-00000-00004\","
+	  "\"finalProfileStatusIndicator\":\"Unavailable\"}", 1 },
+	{ "ca_allocated", FX2_SEL(FX2_CANCEL, 0, 0),
+	  HDR_A "," IC("0002") ",\"finalProfileStatusIndicator\":\"Available\"}", 1 },
+	{ "ca_downloaded", FX2_SEL(FX2_CANCEL, 0, 0),
+	  HDR_A "," IC("0007") ",\"finalProfileStatusIndicator\":\"Unavailable\"}", 1 },
+	{ "ca_error", FX2_SEL(FX2_CANCEL, 0, 0),
+	  HDR_A "," IC("0009") ",\"finalProfileStatusIndicator\":\"Available\"}", 1 },
+	{ "ca_19_digits", FX2_SEL(FX2_CANCEL, 0, 0),
+	  HDR_A ",\"iccid\":\"8999000000000002006F\",\"finalProfileStatusIndicator\":\"Available\"}", 1 },
+	{ "ca_installed", FX2_SEL(FX2_CANCEL, 0, 0),
+	  HDR_A "," IC("0008") ",\"finalProfileStatusIndicator\":\"Available\"}", 0 },
+	{ "ca_mid_mismatch", FX2_SEL(FX2_CANCEL, 0, 0),
+	  HDR_A "," IC("0005") ",\"matchingId\":\"X\",\"finalProfileStatusIndicator\":\"Available\"}", 0 },
+	{ "ca_bad_final", FX2_SEL(FX2_CANCEL, 0, 0),
+	  HDR_A "," IC("0005") ",\"finalProfileStatusIndicator\":\"Installed\"}", 0 },
+	{ "rp_confirmed", FX2_SEL(FX2_RELEASE, 0, 0), HDR_A "," IC("0004") "}", 1 },
+	{ "rp_confirmed_no_eid", FX2_SEL(FX2_RELEASE, 0, 2), HDR_A "," IC("0012") "}", 1 },
+	{ "rp_op_b", FX2_SEL(FX2_RELEASE, 1, 0), HDR_B ",\"iccid\":\"89990000000000030002\"}", 1 },
+	{ "rp_wrong_state", FX2_SEL(FX2_RELEASE, 0, 0), HDR_A "," IC("0005") "}", 0 },
+	{ "rp_unknown", FX2_SEL(FX2_RELEASE, 0, 0), HDR_A ",\"iccid\":\"89990000000000099999\"}", 0 },
+	{ "rp_not_owner", FX2_SEL(FX2_RELEASE, 0, 0), HDR_B "," IC("0004") "}", 0 },
+};
+
+static void seeds_es2(struct gen *g)
+{
+	struct fuzz_smdp f;
+	struct es2_fixture fx;
+	char err[512];
+
+	if (es2_fixture_open(&f, "build/fuzz-gen-seeds-es2.db", &fx, err, sizeof(err))) {
+		fail(g, err);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(es2_seeds) / sizeof(es2_seeds[0]); i++) {
+		const struct es2_seed *e = &es2_seeds[i];
+		struct http_response rs;
+		struct buf seed = { 0 };
+		cJSON *j;
+		const char *st;
+
+		if (buf_set(&seed, &e->sel, 1) || buf_append(&seed, e->body, strlen(e->body))) {
+			fail(g, "out of memory");
+			break;
+		}
+		put_buf(g, "es2p_json", e->name, &seed);
+		buf_free(&seed);
+		memset(&rs, 0, sizeof(rs));
+		if (es2_fixture_call(&f, &fx, e->sel, (const uint8_t *)e->body, strlen(e->body),
+				     &rs) != -1) {
+			fail(g, "cannot install the ES2+ fixture");
+			break;
+		}
+		j = cJSON_ParseWithLength((const char *)rs.body.p, rs.body.len);
+		st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "header"),
+							 "functionExecutionStatus"),
+			"status"));
+		if (rs.status != 200 || !st ||
+		    strcmp(st, e->want ? "Executed-Success" : "Failed")) {
+			fprintf(stderr, "gen_seeds: %s: expected %s, got HTTP %d %.*s\n", e->name,
+				e->want ? "success" : "failure", rs.status, (int)rs.body.len,
+				rs.body.p ? (const char *)rs.body.p : "");
+			g->failed = 1;
+		}
+		cJSON_Delete(j);
+		buf_free(&rs.body);
+	}
+	es2_fixture_close(&f, &fx);
+}
+
 /* Write every seed corpus under argv[1]. Exit 0 when all seeds were
  * written and behaved as expected, 1 otherwise. */
 int main(int argc, char **argv)
@@ -689,6 +915,7 @@ int main(int argc, char **argv)
 	seeds_bpp(&g);
 	seeds_notification(&g);
 	seeds_text(&g);
+	seeds_es2(&g);
 	euicc_close(&g.e);
 	es9_fixture_free(&g.fx);
 	fuzz_smdp_close(&g.f);

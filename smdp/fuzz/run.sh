@@ -58,8 +58,8 @@ fuzz_one() {
 	fi
 	mkdir -p "$corpus" "$art"
 	[ -f "smdp/fuzz/$t.dict" ] && dict=(-dict="smdp/fuzz/$t.dict")
-	# the ES9+ target logs like the server does: keep that out of the log
-	[ "$t" = es9p_json ] && extra=(-close_fd_mask=2)
+	# the whole-path targets log like the server does: keep that out of the log
+	case $t in es9p_json | es9p_asn1 | es2p_json) extra=(-close_fd_mask=2) ;; esac
 	local seeds=test-vectors/fuzz-seeds/$t
 	[ -d "$seeds" ] || seeds=
 	"$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -195,6 +195,8 @@ for B in json asn1; do
 	send "$D/o" handleNotification --object "$D/E/pir.der"
 	check "$B: E's PIR replayed: still one installation for E" \
 		count_is "$(events "$D/E" installed)" 1
+	check "$B: E's PIR replayed: the log says it changed nothing" grep -q \
+		"session $(cat "$D/E/txid.hex"): PIR received again .*nothing changes" "$tmp/log"
 
 	# --- session G: F's CancelSessionResponse in it ---
 	start "$D/g.out" download "${C[@]}" --save "$D/G" --pause "bpp:$D/G.go" \
