@@ -100,20 +100,32 @@ static int make_parent(const char *path)
 /* Every private key file the server reads must be its own (pki.c): the CI
  * directories' keys, the listeners' DPtls keys, the operators' notification
  * client keys and the admin listener's key. 0 / -1 with err set. */
-static int check_key_files(const struct pki *p, const struct smdp_config *cfg, char *err,
-			   size_t errsz)
+#define MAX_KEY_FILES (SMDP_MAX_LISTENERS + 1 + SMDP_MAX_OPERATORS + 1)
+
+/* The keys besides the CI directories' and the ES9+ listeners': ES2+,
+ * operators' notification clients, admin listener. Count into paths. */
+static size_t other_key_files(const struct smdp_config *cfg, const char **paths)
 {
-	const char *paths[SMDP_MAX_LISTENERS + 1 + SMDP_MAX_OPERATORS + 1];
 	size_t n = 0;
 
-	for (size_t i = 0; i < cfg->n_es9; i++)
-		if (cfg->es9[i].port >= 0)
-			paths[n++] = cfg->es9[i].key;
 	if (cfg->es2.port >= 0 && cfg->es2.client_ca[0])
 		paths[n++] = cfg->es2.key;
 	for (size_t i = 0; i < cfg->n_operators; i++)
 		paths[n++] = cfg->operators[i].notify_key;
 	paths[n++] = cfg->lab.admin_key;
+	return n;
+}
+
+static int check_key_files(const struct pki *p, const struct smdp_config *cfg, char *err,
+			   size_t errsz)
+{
+	const char *paths[MAX_KEY_FILES];
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_es9; i++)
+		if (cfg->es9[i].port >= 0)
+			paths[n++] = cfg->es9[i].key;
+	n += other_key_files(cfg, paths + n);
 	return pki_keys_private(p, paths, n, cfg->allow_loose_keys, err, errsz);
 }
 
@@ -179,7 +191,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (print_only == 2) {
-		rc = pki_check_config(cfg.certs_dir, cfg.fqdn, cfg.es9, cfg.n_es9, time(NULL), stdout);
+		const char *keys[MAX_KEY_FILES];
+		size_t nk = other_key_files(&cfg, keys);
+
+		rc = pki_check_config(cfg.certs_dir, cfg.fqdn, cfg.es9, cfg.n_es9, keys, nk,
+				      cfg.allow_loose_keys, time(NULL), stdout);
 		return rc < 0 ? 70 : rc;
 	}
 	log_set_level(cfg.log_level);

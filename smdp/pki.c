@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* SGP.22 4.5.2.1 role policy OIDs (id-rspRole) and their v3 variants. */
 #define OID_ROLE_EUICC     "2.23.146.1.2.1.1"
@@ -36,6 +37,7 @@ struct report {
 	const char *fqdn;        /* check DPtls SAN against it; NULL: do not */
 	const char *ci;          /* CI directory being checked, for log lines */
 	int warnings, errors;
+	int allow_loose;         /* allow-loose-key-permissions: loose keys only warn */
 	char *err;
 	size_t errsz;
 };
@@ -905,7 +907,8 @@ static void check_key_mode(struct report *r, const char *item, const char *path)
 	char err[1400];
 
 	if (pki_key_file_private(path, 0, err, sizeof(err)))
-		note(r, L_ERROR, item, "%s", err);
+		note(r, r->allow_loose ? L_WARN : L_ERROR, item, "%s%s", err,
+		     r->allow_loose ? " (allowed by allow-loose-key-permissions)" : "");
 }
 
 /* check_key_mode on the keys of CI directory dir. */
@@ -938,9 +941,10 @@ static int is_ci_dir_key(const char *path, const char *dir)
 }
 
 int pki_check_config(const char *certs_dir, const char *fqdn,
-		     const struct http_listener_cfg *ls, size_t nls, time_t now, FILE *out)
+		     const struct http_listener_cfg *ls, size_t nls,
+		     const char *const *keys, size_t nkeys, int allow_loose, time_t now, FILE *out)
 {
-	struct report r = { .out = out, .now = now, .fqdn = fqdn };
+	struct report r = { .out = out, .now = now, .fqdn = fqdn, .allow_loose = allow_loose };
 	struct pki_set *sets = NULL;
 	int *bad = NULL;
 	char **names, **dirs = NULL, path[1024];
@@ -1004,6 +1008,11 @@ int pki_check_config(const char *certs_dir, const char *fqdn,
 		if (own_key)
 			check_key_mode(&r, "tls", ls[i].key);
 	}
+	/* the other keys the server reads (ES2+, operators, admin listener) */
+	r.ci = "other keys";
+	for (size_t i = 0; i < nkeys; i++)
+		if (keys[i] && keys[i][0] && access(keys[i], F_OK) == 0)
+			check_key_mode(&r, "keys", keys[i]);
 summary:
 	fprintf(out, "\nsummary\n");
 	for (int c = CURVE_NIST_P256; c <= CURVE_BRAINPOOL_P256R1; c++) {

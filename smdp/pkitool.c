@@ -1164,7 +1164,8 @@ static int cmd_check(struct opts *o, int argc, int ai)
 		return usage_error("check takes options only");
 	if (o->now && (now = parse_time(o->now)) == (time_t)-1)
 		return usage_error("--now: bad DATE");
-	rc = pki_check_config(o->certs ? o->certs : "certs", o->h.fqdn, o->ls, o->nls, now, stdout);
+	rc = pki_check_config(o->certs ? o->certs : "certs", o->h.fqdn, o->ls, o->nls, NULL, 0, 0,
+			      now, stdout);
 	return rc < 0 ? EX_FAIL : rc;
 }
 

@@ -1258,8 +1258,12 @@ int pki_keys_private(const struct pki *p, const char *const *paths, size_t n, in
  * then a summary. Dates appear only relative to now ("expires in N days").
  * Returns 0 all fine, 1 warnings only, 2 errors (smdp would refuse to
  * start), -1 if out of memory. */
+/* Private key files group or others may use are errors (warnings with
+ * allow_loose): those of each CI directory and listener, and keys[0..nkeys)
+ * (ES2+, operator and admin keys; missing files are skipped). */
 int pki_check_config(const char *certs_dir, const char *fqdn,
-		     const struct http_listener_cfg *ls, size_t nls, time_t now, FILE *out);
+		     const struct http_listener_cfg *ls, size_t nls,
+		     const char *const *keys, size_t nkeys, int allow_loose, time_t now, FILE *out);
 void pki_free(struct pki *p);
 const struct pki_set *pki_find(const struct pki *p, const char *name);
 /* initiateAuthentication CI selection (SGP.22 5.6.1): the first CI of the

@@ -437,10 +437,12 @@ mkdir -p "$K/certs" "$K/tls"
 cp -rp "$tmp/pki/lab-nist" "$K/certs/"
 cp -p "$tmp/pki/lab-nist/dptls.der" "$tmp/pki/lab-nist/dptls.key.pem" "$K/tls/"
 chmod 600 "$K"/certs/lab-nist/*.key.pem "$K/tls/dptls.key.pem"
-keycheck() {   # keycheck OUT: smdp --check-config on $K, exit status appended to OUT
+keycheck() {   # keycheck OUT [OPTION...]: smdp --check-config on $K, exit status appended to OUT
+	local out=$1; shift
 	"$SMDP" --check-config --certs "$K/certs" --listen.brainpool off \
-		--listen.nist.cert "$K/tls/dptls.der" --listen.nist.key "$K/tls/dptls.key.pem" >"$1" 2>&1
-	echo "exit $?" >>"$1"
+		--listen.nist.cert "$K/tls/dptls.der" --listen.nist.key "$K/tls/dptls.key.pem" "$@" \
+		>"$out" 2>&1
+	echo "exit $?" >>"$out"
 }
 keycheck "$tmp/perm0.txt"
 check "keys of mode 0600: check-config exits 0, no key listed" \
@@ -481,7 +483,17 @@ for _ in $(seq 1 50); do kill -0 $rpid 2>/dev/null || break; sleep 0.1; done
 if kill -0 $rpid 2>/dev/null; then kill $rpid; wait $rpid; rc=0; else wait $rpid; rc=$?; fi
 check "... and smdp itself refuses to start with those keys (exit $rc)" \
 	bash -c "[ $rc -ne 0 ] && grep -q 'is readable by group or others' '$tmp/perm-start.log'"
+keycheck "$tmp/perm-allow.txt" --allow-loose-key-permissions yes
+check "with allow-loose-key-permissions the same 3 keys are warnings: exit 1" \
+	bash -c "grep -qx 'exit 1' '$tmp/perm-allow.txt' &&
+		[ \$(grep -c 'WARNING: private key .*(allowed by allow-loose-key-permissions)' '$tmp/perm-allow.txt') = 3 ] &&
+		! grep -q 'ERROR: private key' '$tmp/perm-allow.txt'"
 chmod 600 "$K"/certs/lab-nist/*.key.pem "$K/tls/dptls.key.pem"
+cp "$K/tls/dptls.key.pem" "$tmp/admin.key.pem"; chmod 604 "$tmp/admin.key.pem"
+keycheck "$tmp/perm-admin.txt" --admin.key "$tmp/admin.key.pem"
+check "a loose admin listener key (0604) is reported too, exit 2" \
+	bash -c "grep -qx 'exit 2' '$tmp/perm-admin.txt' &&
+		grep -qF 'ERROR: private key $tmp/admin.key.pem is readable' '$tmp/perm-admin.txt'"
 keycheck "$tmp/perm3.txt"
 check "after chmod 600 check-config exits 0 again" grep -qx 'exit 0' "$tmp/perm3.txt"
 
