@@ -571,13 +571,13 @@ static void request_keys(struct lab_call *c, const struct http_request *rq)
 	}
 }
 
-/* The session of the call as stored now. 1 found, 0 not. */
-static int load_session(struct lab_call *c, struct session *s)
+/* Where the call's session stands now. 1 found, 0 not. */
+static int load_session(struct lab_call *c, struct session_brief *s)
 {
 	memset(s, 0, sizeof(*s));
 	if (!c->txid_len || !c->d->store)
 		return 0;
-	return store_session_get(c->d->store, c->txid_bin, c->txid_len, s) == 1;
+	return store_session_brief(c->d->store, c->txid_bin, c->txid_len, s) == 1;
 }
 
 /* Make the call's session expire now (the expiry check of es9p.c then
@@ -587,7 +587,9 @@ static int expire_session(struct lab_call *c)
 	struct session s;
 	int rc = -1;
 
-	if (load_session(c, &s)) {
+	memset(&s, 0, sizeof(s));
+	if (c->txid_len && c->d->store &&
+	    store_session_get(c->d->store, c->txid_bin, c->txid_len, &s) == 1) {
 		s.expires = (int64_t)time(NULL) - 1;
 		rc = store_session_update(c->d->store, &s);
 	}
@@ -684,7 +686,7 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 				enum lab_binding b, const struct http_request *rq)
 {
 	struct lab_call *c;
-	struct session s;
+	struct session_brief s;
 	cJSON *ev;
 
 	if (!lab || (int)fn < 0 || fn >= ES9_FN_COUNT)
@@ -710,7 +712,6 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 		}
 		snprintf(c->profile, sizeof(c->profile), "%s", s.profile_id);
 	}
-	session_free(&s);
 	if (lab->cfg.traces && (ev = cJSON_CreateObject())) {
 		cJSON_AddStringToObject(ev, "binding", b == LAB_JSON ? "json" : "asn1");
 		cJSON_AddStringToObject(ev, "method", rq->method ? rq->method : "");
@@ -773,7 +774,7 @@ static void outcome_text(const struct lab_call *c, int st, const char *subject, 
 void lab_call_end(struct lab_call *c, struct http_response *rs)
 {
 	struct timespec t1;
-	struct session s;
+	struct session_brief s;
 	struct lab_tx_summary sum;
 	char subject[16], reason[16];
 	double secs;
@@ -909,7 +910,6 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		trace_submit(c->lab, c->ev, c->n_ev, &sum);   /* takes the events */
 		c->n_ev = 0;
 	}
-	session_free(&s);
 	for (size_t i = 0; i < c->n_ev; i++) {
 		cJSON_free(c->ev[i].detail);
 		free(c->ev[i].body);

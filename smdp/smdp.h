@@ -941,6 +941,19 @@ int store_session_update(struct store *st, const struct session *s);
  * 1 found, 0 unknown, -1 error. */
 int store_session_get(struct store *st, const uint8_t *txid, size_t txid_len,
 		      struct session *out);
+/* The few columns that say where a session stands, without its
+ * certificates and signatures (the lab's trace reads it around each call). */
+struct session_brief {
+	enum session_state state;
+	int close_reason;
+	int64_t expires;
+	char eid[SMDP_EID_LEN + 1];
+	char matching_id[SMDP_MAX_MATCHING_ID + 1];
+	char profile_id[SMDP_MAX_ID + 1];
+};
+/* 1 found, 0 unknown, -1 error. */
+int store_session_brief(struct store *st, const uint8_t *txid, size_t txid_len,
+			struct session_brief *out);
 /* Mark sessions whose expiry passed (state < CLOSED) as CLOSED/EXPIRED;
  * delete closed sessions older than keep_seconds. Returns rows changed or -1. */
 int store_session_sweep(struct store *st, int64_t now, int64_t keep_seconds);

@@ -243,7 +243,7 @@ enum {
 /* Every statement the store runs after open, prepared once. */
 enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_ROLLBACK_TO, Q_RELEASE,
-	Q_SESSION_INSERT, Q_SESSION_UPDATE, Q_SESSION_GET,
+	Q_SESSION_INSERT, Q_SESSION_UPDATE, Q_SESSION_GET, Q_SESSION_BRIEF,
 	Q_SWEEP_DELETE, Q_SWEEP_EXPIRE,
 	Q_BINDING_GET, Q_BINDING_PUT, Q_BINDING_DELETE,
 	Q_HISTORY_ADD, Q_HISTORY_ALL, Q_HISTORY_TXID,
@@ -281,6 +281,8 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"profile_metadata = ?20, close_reason = ?21, order_id = ?22, "
 		"euicc_info2 = ?23, device_info = ?24 WHERE txid = ?1",
 	[Q_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions WHERE txid = ?1",
+	[Q_SESSION_BRIEF] = "SELECT state, close_reason, expires, eid, matching_id, profile_id "
+		"FROM sessions WHERE txid = ?1",
 	/* ?1 = cutoff (now - keep_seconds). Anything whose expiry is that old
 	 * is closed already or would be closed by Q_SWEEP_EXPIRE, so it goes
 	 * in one step and every row is counted once. */
@@ -909,6 +911,44 @@ static int read_session(sqlite3_stmt *q, struct session *s)
 	s->created = sqlite3_column_int64(q, SC_CREATED);
 	s->expires = sqlite3_column_int64(q, SC_EXPIRES);
 	return 0;
+}
+
+int store_session_brief(struct store *st, const uint8_t *txid, size_t txid_len,
+			struct session_brief *out)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = -1, state, step;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!st || !out || !txid || !txid_ok(txid_len))
+		return -1;
+	pthread_mutex_lock(&st->mu);
+	q = st->q[Q_SESSION_BRIEF];
+	if (bind_bytes(q, 1, txid, txid_len))
+		goto out;
+	step = sqlite3_step(q);
+	if (step == SQLITE_DONE) {
+		rc = 0;
+		goto out;
+	}
+	if (step != SQLITE_ROW || col_int(q, 0, &state) || col_int(q, 1, &out->close_reason) ||
+	    state < SESSION_NONE || state > SESSION_CLOSED ||
+	    col_str(q, 3, out->eid, sizeof(out->eid)) ||
+	    col_str(q, 4, out->matching_id, sizeof(out->matching_id)) ||
+	    col_str(q, 5, out->profile_id, sizeof(out->profile_id))) {
+		log_error("store: session brief: %s", step == SQLITE_ROW ? "malformed row" :
+			  sqlite3_errmsg(st->db));
+		memset(out, 0, sizeof(*out));
+		goto out;
+	}
+	out->state = (enum session_state)state;
+	out->expires = sqlite3_column_int64(q, 2);
+	rc = 1;
+out:
+	stmt_done(q);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
 }
 
 /* out is overwritten (not freed first); on 0 or -1 it is left zeroed. */

@@ -790,6 +790,18 @@ int main(void)
 	check(&t, r == 1 && session_eq(&s, &got) && got.profile_metadata.len == 0 &&
 	      got.profile_metadata.p == NULL, "update replaced fields (emptied buffer stays empty)");
 	session_free(&got);
+	{
+		struct session_brief b;
+		uint8_t unknown[16] = { 0xEE };
+
+		check(&t, store_session_brief(st, s.txid, s.txid_len, &b) == 1 &&
+		      b.state == SESSION_CLOSED && b.close_reason == CLOSE_INSTALLED &&
+		      b.expires == s.expires && !strcmp(b.eid, s.eid) &&
+		      !strcmp(b.matching_id, s.matching_id) && b.profile_id[0] == '\0',
+		      "session brief: state, close reason, expiry, EID, matchingId, profile as stored");
+		check(&t, store_session_brief(st, unknown, sizeof(unknown), &b) == 0 &&
+		      b.eid[0] == '\0', "session brief of an unknown txid: 0, zeroed");
+	}
 	fill_session(&other, 8);
 	check(&t, store_session_update(st, &other) == -1, "update of an unknown txid fails");
 	other.txid_len = 0;
