@@ -158,6 +158,24 @@ check "no server: transport error reported" grep -q '"downloads":0.*"first_error
 
 check "server still running" kill -0 $pid
 kill $pid; wait $pid 2>/dev/null; pid=
+
+# --- instructions per download (scripts/bench-instructions), a tiny run ---
+# valgrind cannot run a sanitizer build: skipped under make test-asan
+if nm "$SMDP" 2>/dev/null | grep -q __asan_init; then
+	echo "ok - instructions per download: skipped (sanitizer build, no valgrind)"
+	pass=$((pass + 1))
+else
+	BUILD=$BUILD BENCH_OUT="$tmp/ir" BENCH_CURVES=nist BENCH_IR_DOWNLOADS=4 BENCH_IR_BASE=2 \
+		BENCH_IR_PORT=$((PORT_NIST + 3)) scripts/bench-instructions >"$tmp/ir.out" 2>&1
+	check "bench-instructions: exit 0" test $? -eq 0
+	# both server counts positive, the floor above a few ECDSA operations'
+	# worth, the ratio their quotient
+	check "bench-instructions: a row with traces and one without, ratio = server / floor" \
+		awk -F, 'NR > 1 && $4 > 0 && $5 > 1000000 {
+			r = $4 / $5; if (r - $6 > 0.006 || $6 - r > 0.006) exit 1; n++ }
+			END { exit n != 2 }' "$tmp/ir/instructions.csv"
+	check "bench-instructions: the table is written" grep -q '^| nist | yes |' "$tmp/ir/instructions.md"
+fi
 check "no sanitizer report in the server log" \
 	bash -c "! grep -E 'Sanitizer|runtime error' $tmp/server.log"
 check "no sanitizer report from smdp-bench" \
