@@ -428,8 +428,13 @@ int config_load_file(struct smdp_config *cfg, const char *path, char *err, size_
 		char *s, *eq;
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, errsz, "%s:%d: line too long", path, lineno);
-			goto out;
+			/* a full buffer: too long, unless the file ends right here */
+			int c = getc(f);
+			if (c != EOF) {
+				snprintf(err, errsz, "%s:%d: line too long (at most %zu characters)",
+					 path, lineno, sizeof(line) - 2);
+				goto out;
+			}
 		}
 		s = trim(line);
 		if (*s == '\0' || *s == '#')

@@ -337,9 +337,9 @@ void es9p_json_handle(struct smdp *d, const struct http_request *rq, int port,
 		plain_error(rs, 500, "out of memory\n");
 		goto out;
 	}
-	/* X-Admin-Protocol: accept the SGP.22 v2 family (6.5.1.1); absent is
-	 * tolerated for hand-made requests. */
-	if (rq->admin_protocol[0] && strncmp(rq->admin_protocol, "gsma/rsp/v2.", 12))
+	/* X-Admin-Protocol (6.5.1.1): the versions both bindings serve;
+	 * absent is tolerated for hand-made requests. */
+	if (!es9p_admin_protocol_supported(rq->admin_protocol))
 		st = RSP_ERR_UNSUPPORTED_PROTOCOL;
 	else
 		st = r->run(d, in, port, out, lc);

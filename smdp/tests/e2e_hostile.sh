@@ -71,6 +71,17 @@ check "300-character smdpAddress -> 1.2.1/2.1" code_is 1.2.1 2.1
 post initiateAuthentication "{\"euiccChallenge\":\"$CHAL\",\"euiccInfo1\":\"$INFO1\",\"smdpAddress\":\"$FQDN\"}" \
 	application/json gsma/rsp/v9.0.0
 check "X-Admin-Protocol v9 -> 1.2.1/3.1" code_is 1.2.1 3.1
+# the same versions as the ASN.1 binding (e2e_asn1): v2.1 to v2.5, any revision
+for ap in gsma/rsp/v2.0.0 gsma/rsp/v2.6.0 gsma/rsp/v2.10.0 gsma/rsp/v2.5x; do
+	post initiateAuthentication "{\"euiccChallenge\":\"$CHAL\",\"euiccInfo1\":\"$INFO1\",\"smdpAddress\":\"$FQDN\"}" \
+		application/json "$ap"
+	check "X-Admin-Protocol $ap -> 1.2.1/3.1" code_is 1.2.1 3.1
+done
+for ap in gsma/rsp/v2.1.0 gsma/rsp/v2.2.2 gsma/rsp/v2.3; do
+	post initiateAuthentication "{\"euiccChallenge\":\"$CHAL\",\"euiccInfo1\":\"$INFO1\",\"smdpAddress\":\"$FQDN\"}" \
+		application/json "$ap"
+	check "X-Admin-Protocol $ap accepted" grep -q '"status":"Executed-Success"' "$tmp/body"
+done
 post initiateAuthentication "{\"euiccChallenge\":\"$CHAL\",\"euiccInfo1\":\"$INFO1\",\"smdpAddress\":\"$FQDN\"}"
 check "a hand-made initiateAuthentication succeeds" grep -q '"status":"Executed-Success"' "$tmp/body"
 txid=$(sed -E 's/.*"transactionId":"([0-9A-F]+)".*/\1/' "$tmp/body")
@@ -92,6 +103,21 @@ curl -s -o /dev/null -w '%{http_code}' --resolve "$FQDN:$PORT:127.0.0.1" \
 	--cacert certs/sgp26-nist/ci.pem -H "Content-Type: application/json" \
 	--data-binary @"$tmp/big" "$URL/initiateAuthentication" >"$tmp/status"
 check "a 300 KB body gets 413" status_is 413
+
+# --- configuration files: the line limit (1022 characters and a newline,
+# or 1023 when the file ends without one) ---
+xs() { head -c "$1" /dev/zero | tr '\0' x; }
+{ printf 'log-level = info\n#'; xs 1022; } >"$tmp/c1.conf"          # last line 1023, no newline
+"$BUILD/smdp" --config "$tmp/c1.conf" --print-config >"$tmp/c1.out" 2>&1
+check "config: a last line of 1023 characters without newline is read (exit $?)" \
+	grep -q '^log-level = info' "$tmp/c1.out"
+{ printf '#'; xs 1022; printf '\nlog-level = info\n'; } >"$tmp/c2.conf"   # 1023 + newline
+"$BUILD/smdp" --config "$tmp/c2.conf" --print-config >"$tmp/c2.out" 2>&1
+check "config: a 1023-character line with newline -> 'line too long', exit 64 ($?)" \
+	grep -q "c2.conf:1: line too long (at most 1022 characters)" "$tmp/c2.out"
+{ printf '#'; xs 1021; printf '\nlog-level = info\n'; } >"$tmp/c3.conf"   # 1022 + newline
+"$BUILD/smdp" --config "$tmp/c3.conf" --print-config >"$tmp/c3.out" 2>&1
+check "config: a 1022-character line with newline is read" grep -q '^log-level = info' "$tmp/c3.out"
 
 check "server still running" kill -0 $pid
 check "database integrity_check ok" test "$(sqlite3 "$tmp/h.db" 'pragma integrity_check')" = ok
