@@ -472,6 +472,7 @@ struct lab_call {
 	struct fault_rule act;          /* the acting rule, when any */
 	int has_act;
 	struct bpp_fault bpp;
+	int ids_read;                   /* EID/matchingId were read from the request */
 	int has_result;                 /* lab_call_result was told the status */
 	enum rsp_status result;
 };
@@ -556,19 +557,32 @@ static void set_txid(struct lab_call *c, const char *hex)
 	hex_encode(b, (size_t)n, c->txid, sizeof(c->txid));
 }
 
-/* What the request says about the session (trace_request_keys). */
-static void request_keys(struct lab_call *c, const struct http_request *rq)
+/* What the request says about the session (trace_request_keys); the EID
+ * and matchingId of authenticateClient only with ids. */
+static void request_keys(struct lab_call *c, const uint8_t *body, size_t n, int ids)
 {
 	struct trace_keys k;
 
-	trace_request_keys(c->fn, c->b, rq->body, rq->body_len, &k);
+	trace_request_keys(c->fn, c->b, body, n, ids, &k);
 	set_txid(c, k.txid[0] ? k.txid : NULL);
-	if (k.eid[0])
+	if (k.eid[0] && !c->eid[0])
 		snprintf(c->eid, sizeof(c->eid), "%s", k.eid);
-	if (k.has_matching_id) {
+	if (k.has_matching_id && !c->has_matching_id) {
 		snprintf(c->matching_id, sizeof(c->matching_id), "%s", k.matching_id);
 		c->has_matching_id = 1;
 	}
+	c->ids_read |= ids;
+}
+
+/* 1 when an enabled rule for this function looks at the EID or the
+ * matchingId: only then are they read from the request before the call. */
+static int rules_need_ids(const struct fault_rule *r, int n, int fn)
+{
+	for (int i = 0; i < n; i++)
+		if (r[i].enabled && (r[i].fn < 0 || r[i].fn == fn) &&
+		    (r[i].eid[0] || r[i].has_matching_id))
+			return 1;
+	return 0;
 }
 
 /* Where the call's session stands now. 1 found, 0 not. */
@@ -607,15 +621,10 @@ static void sleep_ms(long ms)
 
 /* Evaluate the rules for this call: count attempts, apply delays, pick the
  * acting rule. */
-static void eval_faults(struct lab_call *c)
+static void eval_faults(struct lab_call *c, struct fault_rule *rules, int n)
 {
-	struct fault_rule *rules = calloc(LAB_MAX_FAULTS, sizeof(*rules));
 	long delay = 0;
-	int n;
 
-	if (!rules)
-		return;
-	n = store_fault_list(c->lab->d->store, rules, LAB_MAX_FAULTS);
 	for (int i = 0; i < n; i++) {
 		struct fault_rule *r = &rules[i];
 		int64_t seen;
@@ -645,7 +654,6 @@ static void eval_faults(struct lab_call *c)
 		log_info("lab: fault %s (%s) on %s%s%s", r->name, fault_action_name(r->action),
 			 fault_fn_name(c->fn), c->txid[0] ? " of " : "", c->txid);
 	}
-	free(rules);
 	if (delay > 0)
 		sleep_ms(delay);
 	if (!c->has_act)
@@ -687,19 +695,26 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 {
 	struct lab_call *c;
 	struct session_brief s;
+	struct fault_rule *rules;
+	int n_rules;
 	cJSON *ev;
 
 	if (!lab || (int)fn < 0 || fn >= ES9_FN_COUNT)
 		return NULL;
 	if (!(c = calloc(1, sizeof(*c))))
 		return NULL;
+	if (!(rules = malloc(LAB_MAX_FAULTS * sizeof(*rules)))) {
+		free(c);
+		return NULL;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	c->start_us = now_us();
 	c->lab = lab;
 	c->d = d;
 	c->fn = fn;
 	c->b = b;
-	request_keys(c, rq);
+	n_rules = store_fault_list(lab->d->store, rules, LAB_MAX_FAULTS);
+	request_keys(c, rq->body, rq->body_len, rules_need_ids(rules, n_rules, fn));
 	if ((c->had_session = load_session(c, &s))) {
 		c->state_before = s.state;
 		c->close_before = s.close_reason;
@@ -721,7 +736,8 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 		if (c->n_ev)
 			c->ev[c->n_ev - 1].time_us = c->start_us;   /* when it arrived */
 	}
-	eval_faults(c);
+	eval_faults(c, rules, n_rules);
+	free(rules);
 	return c;
 }
 
@@ -886,6 +902,17 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 			cJSON_Delete(o);
 	}
 	metrics_call(c->lab->metrics, c->fn, secs, subject, reason);
+
+	/* a call that failed before the session learnt the EID: read it from
+	 * the request kept in the trace, for the summary */
+	if (c->lab->cfg.traces && c->fn == ES9_AUTH_CLIENT && !c->ids_read &&
+	    (!c->eid[0] || !c->matching_id[0])) {
+		for (size_t i = 0; i < c->n_ev; i++)
+			if (!strcmp(c->ev[i].kind, "request")) {
+				request_keys(c, c->ev[i].body, c->ev[i].body_len, 1);
+				break;
+			}
+	}
 
 	/* into the store */
 	memset(&sum, 0, sizeof(sum));

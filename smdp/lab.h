@@ -191,7 +191,9 @@ struct trace_keys {
 	char matching_id[SMDP_MAX_MATCHING_ID + 1];
 	int has_matching_id;
 };
-void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t n,
+/* ids 0: the transactionId only (authenticateClient's EID and matchingId,
+ * which need its AuthenticateServerResponse decoded, are left empty). */
+void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t n, int ids,
 			struct trace_keys *k);
 /* transactionId of a successful initiateAuthentication answer (SGP.22
  * 5.6.1) as hex text into txid; "" when the body has none. */

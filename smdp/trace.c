@@ -814,7 +814,7 @@ static void object_keys(int fn, const uint8_t *der, size_t n, struct trace_keys 
 	}
 }
 
-void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t n,
+void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t n, int ids,
 			struct trace_keys *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -822,7 +822,7 @@ void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t 
 		cJSON *in = lab_json_depth_ok(body, n, LAB_MAX_JSON_DEPTH) ?
 			    cJSON_ParseWithLength((const char *)body, n) : NULL;
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(in, "transactionId");
-		const char *member = fn == ES9_AUTH_CLIENT ? "authenticateServerResponse" :
+		const char *member = fn == ES9_AUTH_CLIENT && ids ? "authenticateServerResponse" :
 				     fn == ES9_HANDLE_NOTIF ? "pendingNotification" : NULL;
 		const cJSON *o = member ? cJSON_GetObjectItemCaseSensitive(in, member) : NULL;
 
@@ -842,7 +842,7 @@ void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t 
 		if (der_decode_es9_request(body, n, &rq) == RSP_OK) {
 			if (rq.txid_len)
 				hex_encode(rq.txid, rq.txid_len, k->txid, sizeof(k->txid));
-			if (rq.fn < ES9_FN_COUNT && rq.obj.len)
+			if (rq.fn < ES9_FN_COUNT && rq.obj.len && (ids || rq.fn != ES9_AUTH_CLIENT))
 				object_keys((int)rq.fn, rq.obj.p, rq.obj.len, k);
 		}
 		es9_asn1_req_free(&rq);

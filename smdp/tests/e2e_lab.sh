@@ -150,6 +150,11 @@ check "the injected fault is in the trace" \
 	jq_is '[.events[] | select(.kind=="fault") | .name] | join(",")' e1 "$tmp/trace.json"
 check "the fault is logged by the server" grep -q "lab: fault e1 (error) on authenticateClient" \
 	"$tmp/main.log"
+# the session never learnt the EID (the call was answered by the rule): the
+# summary still names it, read from the request kept in the trace
+check "a failed authenticateClient's summary names the client's EID and matchingId" \
+	jq_is '.transaction.eid + " " + .transaction.matchingId' \
+	"89049032123451234512345678901235 $PROF" "$tmp/trace.json"
 
 clear_rules
 add_rule e2 'function=getBoundProfilePackage action=error status=CC_WRONG'
