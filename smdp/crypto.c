@@ -153,6 +153,19 @@ static void params_init(void)
 	}
 }
 
+void crypto_release(void)
+{
+	for (int i = 0; i < 2; i++) {
+		EVP_PKEY_free(curve_params[i]);
+		curve_params[i] = NULL;
+	}
+	EVP_CIPHER_free(alg_aes_cbc);
+	EVP_CIPHER_free(alg_aes_ecb);
+	EVP_MAC_CTX_free(alg_cmac);
+	alg_aes_cbc = alg_aes_ecb = NULL;
+	alg_cmac = NULL;
+}
+
 static const EVP_PKEY *params_of(enum crypto_curve c)
 {
 	pthread_once(&params_once, params_init);

@@ -296,5 +296,6 @@ out:
 		pki_free(&a->d.pki);
 		free(a);
 	}
+	crypto_release();
 	return rc;
 }

@@ -198,6 +198,9 @@ void crypto_sha256(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 		   uint8_t out[32]);
 /* Wipe memory in a way the compiler keeps. */
 void crypto_cleanse(void *p, size_t n);
+/* Free what crypto.c prepares once per process (curve parameters, AES and
+ * CMAC handles). Only at exit, after the last use of crypto.c. */
+void crypto_release(void);
 
 /* Load a private key from a PEM file (SEC1 or PKCS#8). NULL on error. */
 crypto_key *crypto_key_load(const char *path);
