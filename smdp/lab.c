@@ -732,7 +732,16 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 		cJSON_AddStringToObject(ev, "method", rq->method ? rq->method : "");
 		cJSON_AddStringToObject(ev, "path", rq->path ? rq->path : "");
 		cJSON_AddNumberToObject(ev, "bytes", (double)rq->body_len);
-		add_event_body(c, "request", ev, rq->body, rq->body_len);
+		if (fn == ES9_GET_BPP) {
+			/* decoded now: the raw PrepareDownloadResponse holds hashCc,
+			 * which must never be stored (trace_object leaves it out) */
+			cJSON *body = trace_request(fn, b, rq->body, rq->body_len);
+			if (body)
+				cJSON_AddItemToObject(ev, "body", body);
+			add_event(c, "request", ev);
+		} else {
+			add_event_body(c, "request", ev, rq->body, rq->body_len);
+		}
 		if (c->n_ev)
 			c->ev[c->n_ev - 1].time_us = c->start_us;   /* when it arrived */
 	}
@@ -833,10 +842,19 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		if (c->drop || c->drop_after)
 			cJSON_AddStringToObject(o, "delivered", "no: connection closed without an "
 						"answer");
-		cJSON_AddStringToObject(o, "binding", c->b == LAB_JSON ? "json" : "asn1");
 		cJSON_AddNumberToObject(o, "http", rs->drop || c->drop_after ? 0 : rs->status);
 		cJSON_AddNumberToObject(o, "durationMs", secs * 1000.0);
-		if (kept) {
+		if (kept && c->fn == ES9_GET_BPP) {
+			/* the BPP is summarised now, its contents never stored */
+			cJSON *body = trace_response(c->fn, c->b, rs->status, rs->body.p,
+						     rs->body.len);
+			if (body)
+				cJSON_AddItemToObject(o, c->drop_after ? "discardedBody" : "body",
+						      body);
+			kept = 0;
+		} else if (kept) {
+			/* for the decoding when the trace is read (decode_body) */
+			cJSON_AddStringToObject(o, "binding", c->b == LAB_JSON ? "json" : "asn1");
 			cJSON_AddNumberToObject(o, "status", rs->status);
 			cJSON_AddStringToObject(o, "bodyAs", c->drop_after ? "discardedBody" : "body");
 		}

@@ -139,6 +139,18 @@ check "the trace names the transaction the client used" \
 check "smdp-lab trace prints the states and checks" bash -c \
 	"grep -q 'BPP_SENT -> CLOSED installed' '$tmp/cli.trace' && grep -q 'passed      euiccSignature1' '$tmp/cli.trace'"
 
+# stored as received except getBoundProfilePackage's request (hashCc) and
+# answer (the BPP): those only as their readable summary
+check "no raw body stored for getBoundProfilePackage; the other calls' bodies are kept" \
+	bash -c "[ \"\$(sqlite3 '$tmp/main.db' \"select count(*) from lab_trace_events where
+		function = 'getBoundProfilePackage' and body is not null\")\" = 0 ] &&
+		[ \"\$(sqlite3 '$tmp/main.db' \"select count(*) from lab_trace_events where
+		txid = '$TX' and kind in ('request', 'response') and body is not null\")\" = 5 ]"
+check "the getBoundProfilePackage request is in the trace, decoded when the call ran" \
+	jq_is '[.events[] | select(.kind=="request" and .function=="getBoundProfilePackage") |
+		.body.prepareDownloadResponse.euiccSigned2 | has("euiccOtpk")] | join(",")' true \
+	"$tmp/trace.json"
+
 # --- each fault action, as smdp-client sees it ---
 clear_rules
 add_rule e1 'function=authenticateClient action=error subject=8.1.1 reason=3.8 message=\"lab says no\"'
