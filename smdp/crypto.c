@@ -683,6 +683,23 @@ const uint8_t *crypto_cert_der(const crypto_cert *c, size_t *len)
 	return c->der;
 }
 
+crypto_cert *crypto_cert_ref(const crypto_cert *c)
+{
+	crypto_cert *r;
+
+	if (!c || !(r = calloc(1, sizeof(*r))))
+		return NULL;
+	if (!(r->der = malloc(c->der_len ? c->der_len : 1)) || X509_up_ref(c->x) != 1) {
+		free(r->der);
+		free(r);
+		return NULL;
+	}
+	memcpy(r->der, c->der, c->der_len);
+	r->der_len = c->der_len;
+	r->x = c->x;
+	return r;
+}
+
 void crypto_cert_free(crypto_cert *c)
 {
 	if (!c)

@@ -515,21 +515,19 @@ static int eid_valid(const char *eid)
 	return 1;
 }
 
-/* The full certificate checks of pki_verify_euicc; *not_after receives the
- * earlier notAfter of the two certificates (for the cache). */
-static enum rsp_status verify_full(const struct pki_set *set, const struct buf *eum_der,
-				   const struct buf *euicc_der, time_t now,
-				   char eid[SMDP_EID_LEN + 1], crypto_key **pub, time_t *not_after)
+/* The EUM certificate checks of pki_verify_euicc (SGP.22 5.6.3, 4.5.2):
+ * issued by the set's CI, role, key usage, CA, curve, not revoked. The
+ * parsed certificate into *out. */
+static enum rsp_status check_eum(const struct pki_set *set, const struct buf *eum_der,
+				 time_t now, crypto_cert **out)
 {
-	crypto_cert *eum = NULL, *euicc = NULL;
-	char (*prefixes)[SMDP_EID_LEN + 1] = NULL;
-	char serial[64];
+	crypto_cert *eum = NULL;
 	uint8_t aki[32];
 	enum rsp_status st;
-	int n, in_range;
+	int n;
 	long ku;
 
-	*pub = NULL;
+	*out = NULL;
 	/* EUM: issued by the CI selected in initiateAuthentication (5.6.3). */
 	eum = crypto_cert_from_der(eum_der->p, eum_der->len);
 	if (!eum) {
@@ -567,7 +565,30 @@ static enum rsp_status verify_full(const struct pki_set *set, const struct buf *
 		st = RSP_ERR_EUM_CERT_INVALID;
 		goto out;
 	}
+	*out = eum;
+	eum = NULL;
+	st = RSP_OK;
+out:
+	crypto_cert_free(eum);
+	return st;
+}
 
+/* The eUICC certificate checks of pki_verify_euicc, under an EUM that
+ * check_eum accepted; *not_after receives the earlier notAfter of the two
+ * certificates (for the cache). */
+static enum rsp_status verify_euicc_cert(const struct pki_set *set, const crypto_cert *eum,
+					 const struct buf *euicc_der, time_t now,
+					 char eid[SMDP_EID_LEN + 1], crypto_key **pub,
+					 time_t *not_after)
+{
+	crypto_cert *euicc = NULL;
+	char (*prefixes)[SMDP_EID_LEN + 1] = NULL;
+	char serial[64];
+	enum rsp_status st;
+	int n, in_range;
+	long ku;
+
+	*pub = NULL;
 	/* eUICC: issued by the EUM. */
 	euicc = crypto_cert_from_der(euicc_der->p, euicc_der->len);
 	if (!euicc) {
@@ -634,7 +655,6 @@ static enum rsp_status verify_full(const struct pki_set *set, const struct buf *
 	st = RSP_OK;
 out:
 	free(prefixes);
-	crypto_cert_free(eum);
 	crypto_cert_free(euicc);
 	return st;
 }
@@ -655,10 +675,23 @@ struct pki_cache_entry {
 	uint64_t used;                  /* LRU stamp, 0 = empty slot */
 };
 
+/* EUM certificates that passed check_eum, parsed: a device seen for the
+ * first time costs only its own certificate (many eUICCs share an EUM).
+ * Valid until the EUM's notAfter; CRLs are loaded at start-up. */
+#define PKI_EUM_SLOTS 32
+
+struct pki_eum_entry {
+	uint8_t hash[32];               /* SHA-256 of the EUM certificate DER */
+	crypto_cert *eum;               /* the cache's handle (crypto_cert_ref) */
+	time_t not_after;
+	uint64_t used;                  /* LRU stamp, 0 = empty slot */
+};
+
 struct pki_cache {
 	pthread_mutex_t mu;
 	uint64_t tick;
 	struct pki_cache_entry e[PKI_CACHE_SLOTS];
+	struct pki_eum_entry eum[PKI_EUM_SLOTS];
 };
 
 static struct pki_cache *cache_new(void)
@@ -676,8 +709,58 @@ static void cache_free(struct pki_cache *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < PKI_EUM_SLOTS; i++)
+		crypto_cert_free(c->eum[i].eum);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
+}
+
+/* A handle on the cached EUM of that hash, still valid at now; NULL miss. */
+static crypto_cert *eum_get(struct pki_cache *c, const uint8_t hash[32], time_t now)
+{
+	crypto_cert *r = NULL;
+
+	if (!c)
+		return NULL;
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < PKI_EUM_SLOTS; i++) {
+		struct pki_eum_entry *e = &c->eum[i];
+		if (e->used && !memcmp(e->hash, hash, 32) && now <= e->not_after) {
+			e->used = ++c->tick;
+			r = crypto_cert_ref(e->eum);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+static void eum_put(struct pki_cache *c, const uint8_t hash[32], const crypto_cert *eum)
+{
+	struct pki_eum_entry *victim;
+	crypto_cert *ref = crypto_cert_ref(eum), *old;
+
+	if (!c || !ref) {
+		crypto_cert_free(ref);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	victim = &c->eum[0];
+	for (size_t i = 0; i < PKI_EUM_SLOTS; i++) {
+		if (!memcmp(c->eum[i].hash, hash, 32) || !c->eum[i].used) {
+			victim = &c->eum[i];
+			break;
+		}
+		if (c->eum[i].used < victim->used)
+			victim = &c->eum[i];
+	}
+	old = victim->eum;
+	memcpy(victim->hash, hash, 32);
+	victim->eum = ref;
+	victim->not_after = crypto_cert_not_after(eum);
+	victim->used = ++c->tick;
+	pthread_mutex_unlock(&c->mu);
+	crypto_cert_free(old);   /* other threads hold their own handles */
 }
 
 /* Find the entry of an eUICC certificate; copies it to *out. 1 hit, 0 miss. */
@@ -729,6 +812,7 @@ enum rsp_status pki_verify_euicc(const struct pki_set *set, const struct buf *eu
 {
 	struct pki_cache_entry e;
 	uint8_t euicc_hash[32], eum_hash[32];
+	crypto_cert *eum;
 	enum rsp_status st;
 
 	*pub = NULL;
@@ -743,7 +827,13 @@ enum rsp_status pki_verify_euicc(const struct pki_set *set, const struct buf *eu
 		}
 	}
 	memset(&e, 0, sizeof(e));
-	st = verify_full(set, eum_der, euicc_der, now, eid, pub, &e.not_after);
+	if (!(eum = eum_get(set->cache, eum_hash, now))) {
+		if ((st = check_eum(set, eum_der, now, &eum)))
+			return st;
+		eum_put(set->cache, eum_hash, eum);
+	}
+	st = verify_euicc_cert(set, eum, euicc_der, now, eid, pub, &e.not_after);
+	crypto_cert_free(eum);
 	if (st == RSP_OK && crypto_key_point(*pub, e.point) == 0) {
 		memcpy(e.euicc_hash, euicc_hash, 32);
 		memcpy(e.eum_hash, eum_hash, 32);

@@ -247,6 +247,9 @@ crypto_cert *crypto_cert_from_der(const uint8_t *der, size_t n);
 crypto_cert *crypto_cert_load(const char *path);
 /* The certificate's DER bytes (owned by cert; valid while cert lives). */
 const uint8_t *crypto_cert_der(const crypto_cert *c, size_t *len);
+/* A second handle on the same parsed certificate (shared, reference
+ * counted; free each with crypto_cert_free). NULL if out of memory. */
+crypto_cert *crypto_cert_ref(const crypto_cert *c);
 void crypto_cert_free(crypto_cert *c);
 /* Public key of the certificate (new reference; caller frees). */
 crypto_key *crypto_cert_pubkey(const crypto_cert *c);

@@ -368,6 +368,20 @@ static void test_certs(struct tally *t, const struct env *e)
 	      "brp EUM signed by brp CI, brp eUICC by brp EUM");
 	check(t, crypto_cert_signed_by(beuicc, bci) == 0 && crypto_cert_signed_by(eum, bci) == 0,
 	      "brp eUICC not signed by brp CI; nist EUM not signed by brp CI");
+	{
+		/* a second handle (pki.c's EUM cache) outlives the first */
+		crypto_cert *tmp = crypto_cert_ref(eum), *ref = crypto_cert_ref(tmp);
+		size_t l1 = 0, l2 = 0;
+		const uint8_t *d1, *d2;
+
+		crypto_cert_free(tmp);
+		d1 = crypto_cert_der(eum, &l1);
+		d2 = ref ? crypto_cert_der(ref, &l2) : NULL;
+		check(t, ref && d2 && l1 == l2 && !memcmp(d1, d2, l1) &&
+		      crypto_cert_signed_by(euicc, ref) == 1 && crypto_cert_signed_by(ref, ci) == 1,
+		      "crypto_cert_ref: same DER, still verifies after the handle it came from is freed");
+		crypto_cert_free(ref);
+	}
 
 	/* validity */
 	check(t, crypto_cert_not_after(dpauth) == utc(2030, 3, 30, 8, 31, 30),
