@@ -192,6 +192,8 @@ void lab_config_usage(FILE *out)
 /* the trace writer: group commit of the calls' events */
 
 #define LAB_QUEUE_MAX 4096          /* calls waiting; producers wait beyond */
+#define LAB_BATCH 32                /* calls the writer waits for ... */
+#define LAB_BATCH_WAIT_MS 5         /* ... at most this long */
 
 static void rec_free(struct lab_trace_rec *r)
 {
@@ -222,6 +224,22 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&lab->queued, &lab->mu);
 		if (!lab->q_head)
 			break;                  /* stopping, and nothing left */
+		/* let a few more calls join the batch: one commit for all of them
+		 * (a reader in this process asks for it at once, lab_trace_flush) */
+		if (lab->q_len < LAB_BATCH && !lab->writer_stop && !lab->flush_wanted) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += LAB_BATCH_WAIT_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (lab->q_len < LAB_BATCH && !lab->writer_stop && !lab->flush_wanted &&
+			       pthread_cond_timedwait(&lab->queued, &lab->mu, &until) == 0)
+				;
+		}
+		lab->flush_wanted = 0;
 		head = lab->q_head;
 		lab->q_head = lab->q_tail = NULL;
 		lab->q_len = 0;
@@ -301,7 +319,9 @@ static void trace_submit(struct lab *lab, struct lab_event *ev, size_t n,
 		lab->q_head = r;
 	lab->q_tail = r;
 	lab->q_len++;
-	pthread_cond_signal(&lab->queued);
+	/* the writer waits for the first call, or for a batch to fill */
+	if (lab->q_len == 1 || lab->q_len >= LAB_BATCH)
+		pthread_cond_signal(&lab->queued);
 	pthread_mutex_unlock(&lab->mu);
 }
 
@@ -310,6 +330,10 @@ void lab_trace_flush(struct lab *lab)
 	if (!lab)
 		return;
 	pthread_mutex_lock(&lab->mu);
+	if (lab->q_head) {
+		lab->flush_wanted = 1;
+		pthread_cond_signal(&lab->queued);
+	}
 	while (lab->writer_running && (lab->q_head || lab->writer_busy))
 		pthread_cond_wait(&lab->drained, &lab->mu);
 	pthread_mutex_unlock(&lab->mu);

@@ -341,7 +341,7 @@ struct lab {
 	/* the trace writer (lab.c): calls queue their events; one thread
 	 * writes whatever has queued up in one transaction */
 	pthread_t writer;
-	int writer_running, writer_stop, writer_busy;
+	int writer_running, writer_stop, writer_busy, flush_wanted;
 	pthread_cond_t queued, drained;
 	struct lab_trace_rec *q_head, *q_tail;
 	size_t q_len;
