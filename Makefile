@@ -9,6 +9,10 @@ CFLAGS_OWN := -std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Werror -Ismdp -Is
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
+# ThreadSanitizer, by hand: make BUILD=build/tsan SAN=thread all
+ifeq ($(SAN),thread)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
 LDLIBS   := -lcivetweb -lssl -lcrypto -lsqlite3 -lcjson -lpthread -ldl
 
 PKGS := build-essential asn1c libssl-dev libcivetweb-dev libsqlite3-dev libcjson-dev \

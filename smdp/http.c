@@ -626,6 +626,7 @@ static int on_request(struct mg_connection *conn, void *cbdata)
 		req.client_cert_len = (size_t)n;
 	}
 	req.listener = (int)li->index;
+	req.port = ri->server_port;
 	req.method = ri->request_method;
 	req.path = ri->local_uri;
 	req.content_type = mg_get_header(conn, "Content-Type");

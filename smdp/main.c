@@ -15,7 +15,6 @@
 struct app {
 	struct smdp d;
 	struct http_server *srv;
-	int ports[SMDP_MAX_LISTENERS];   /* bound port per started listener */
 	int es2_listener;                /* index of the ES2+ listener, -1 none */
 };
 
@@ -34,7 +33,7 @@ static void handle(void *ctx, const struct http_request *rq, struct http_respons
 
 	/* ES9+ on the ES9+ listeners, ES2+ only behind mutual TLS */
 	if (!es2 && !strncmp(rq->path, "/gsma/rsp2/es9plus/", 19)) {
-		es9p_json_handle(&a->d, rq, a->ports[rq->listener], rs);
+		es9p_json_handle(&a->d, rq, rq->port, rs);
 		return;
 	}
 	if (es2 && !strncmp(rq->path, "/gsma/rsp2/es2plus/", 19)) {
@@ -42,7 +41,7 @@ static void handle(void *ctx, const struct http_request *rq, struct http_respons
 		return;
 	}
 	if (!es2 && !strcmp(rq->path, "/gsma/rsp2/asn1")) {
-		es9p_asn1_handle(&a->d, rq, a->ports[rq->listener], rs);
+		es9p_asn1_handle(&a->d, rq, rq->port, rs);
 		return;
 	}
 	rs->status = 404;
@@ -272,8 +271,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < nl; i++) {
-		a->ports[i] = http_port(a->srv, i);
-		log_info("listening on https://%s:%d (%s), answering for %s", ls[i].addr, a->ports[i],
+		log_info("listening on https://%s:%d (%s), answering for %s", ls[i].addr,
+			 http_port(a->srv, i),
 			 ls[i].name, cfg.fqdn);
 	}
 	signal(SIGINT, on_signal);

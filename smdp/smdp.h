@@ -801,6 +801,7 @@ struct http_listener_cfg {
 
 struct http_request {
 	int listener;               /* index into the listener array */
+	int port;                   /* the listener's port, as bound */
 	const char *method;
 	const char *path;           /* without query string */
 	const char *content_type;   /* "" if absent */
