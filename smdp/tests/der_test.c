@@ -2231,6 +2231,67 @@ out:
 }
 
 /* usage: der_test [repo-root]  (default: the current directory) */
+/* Base64 as every JSON-binding object travels (SGP.22 6.6, RFC 4648): the
+ * RFC's test vectors, the inputs it must refuse, and a round trip of every
+ * length up to 300 bytes checked against the openssl command line. */
+static void test_base64(void)
+{
+	static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const coded[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+					     "Zm9vYmFy" };
+	static const char *const bad[] = { "Zg=", "Zg", "Zh==", "Zm9=", "Z===", "Zg=a", "Zm9v\n",
+					   "Zm 9", "Zm9v====", "=Zm9", "Zm-v", "Zm_v" };
+	struct buf b = { 0 };
+	uint8_t data[300];
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		char *e = b64_encode((const uint8_t *)plain[i], strlen(plain[i]));
+		check(e && !strcmp(e, coded[i]) &&
+		      b64_decode(coded[i], strlen(coded[i]), &b) == 0 && b.len == strlen(plain[i]) &&
+		      !memcmp(b.p ? b.p : (uint8_t *)"", plain[i], b.len),
+		      "base64 RFC 4648 vector \"%s\" <-> \"%s\"", plain[i], coded[i]);
+		free(e);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		check(b64_decode(bad[i], strlen(bad[i]), &b) < 0,
+		      "base64 refuses \"%s\" (padding, length, alphabet, trailing bits)", bad[i]);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 37 + 11);
+	for (size_t n = 0; n <= sizeof(data) && ok; n++) {
+		char *e = b64_encode(data, n);
+		ok = e && b64_decode(e, strlen(e), &b) == 0 && b.len == n && !memcmp(b.p, data, n);
+		free(e);
+	}
+	check(ok, "base64 round trip of every length 0..300");
+	{
+		/* the same 300 bytes through openssl base64 -A */
+		char *e = b64_encode(data, sizeof(data)), line[1024] = "", path[] =
+			"/tmp/der_test_b64.XXXXXX", cmd[128];
+		int fd = mkstemp(path);
+		FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+		FILE *p = NULL;
+
+		if (f) {
+			fwrite(data, 1, sizeof(data), f);
+			fclose(f);
+			snprintf(cmd, sizeof(cmd), "openssl base64 -A -in %s", path);
+			p = popen(cmd, "r");
+		}
+		if (p) {
+			if (!fgets(line, sizeof(line), p))
+				line[0] = '\0';
+			pclose(p);
+		}
+		line[strcspn(line, "\n")] = '\0';
+		check(e && !strcmp(e, line), "base64 of 300 bytes equals openssl base64 -A");
+		if (fd >= 0)
+			remove(path);
+		free(e);
+	}
+	buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	const char *root = argc > 1 ? argv[1] : ".";
@@ -2244,6 +2305,7 @@ int main(int argc, char **argv)
 		check(0, "read and parse test-vectors/bsp.json (run from the repo root)");
 	}
 	test_der_tlv();
+	test_base64();
 	test_server_signed1();
 	test_smdp_signed2();
 	test_euicc_info(&info2);
