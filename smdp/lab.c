@@ -929,19 +929,18 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 			metrics_download(c->lab->metrics, trace_close_name(s.close_reason));
 	}
 
-	/* the checks the function made */
-	if ((o = cJSON_CreateObject())) {
-		cJSON *arr = cJSON_AddArrayToObject(o, "checks");
+	/* the checks the function made: they follow from the function and its
+	 * status (trace_checks), so the status is stored and the list is
+	 * written out when the trace is read (decode_body) */
+	if (c->lab->cfg.traces && (o = cJSON_CreateObject())) {
+		cJSON_AddArrayToObject(o, "checks");
 		if (c->answered)
 			cJSON_AddStringToObject(o, "note", "none: the answer was injected by a fault rule");
 		else if (st < 0 && !c->drop_after)
 			cJSON_AddStringToObject(o, "note", "none: the call got no ES9+ answer");
-		else if (arr)
-			trace_checks(c->fn, c->drop_after ? RSP_OK : (enum rsp_status)st, arr);
-		if (c->lab->cfg.traces)
-			add_event(c, "check", o);
 		else
-			cJSON_Delete(o);
+			cJSON_AddNumberToObject(o, "checksOf", c->drop_after ? RSP_OK : st);
+		add_event(c, "check", o);
 	}
 	metrics_call(c->lab->metrics, c->fn, secs, subject, reason);
 
@@ -1065,7 +1064,15 @@ static void decode_body(const struct lab_event *e, cJSON *d)
 			fn = i;
 	if (cJSON_IsString(bind) && !strcmp(bind->valuestring, "asn1"))
 		b = LAB_ASN1;
-	if (!strcmp(e->kind, "request") && !cJSON_GetObjectItemCaseSensitive(d, "body")) {
+	if (!strcmp(e->kind, "check")) {
+		const cJSON *of = cJSON_GetObjectItemCaseSensitive(d, "checksOf");
+		cJSON *arr = cJSON_GetObjectItemCaseSensitive(d, "checks");
+
+		if (cJSON_IsNumber(of) && cJSON_IsArray(arr) && of->valueint >= 0 &&
+		    of->valueint < RSP_STATUS_COUNT + 1)
+			trace_checks(fn, (enum rsp_status)of->valueint, arr);
+		cJSON_DeleteItemFromObjectCaseSensitive(d, "checksOf");
+	} else if (!strcmp(e->kind, "request") && !cJSON_GetObjectItemCaseSensitive(d, "body")) {
 		if ((body = trace_request(fn, b, e->body, e->body_len)))
 			cJSON_AddItemToObject(d, "body", body);
 	} else if (!strcmp(e->kind, "response") && cJSON_IsString(as) && cJSON_IsNumber(st)) {
