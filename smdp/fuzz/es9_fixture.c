@@ -169,3 +169,28 @@ int fuzz_chdir_root(const char *argv0)
 	snprintf(slash, sizeof(dir) - (size_t)(slash - dir), "/../..");
 	return chdir(dir) == 0 && access("certs", F_OK) == 0 ? 0 : -1;
 }
+
+void fuzz_server_init(char **argv, const char *target, const char *stem, char *db, size_t dbsz)
+{
+	const char *lvl = getenv("FUZZ_LOG_LEVEL");
+	const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+
+	if (fuzz_chdir_root(argv ? argv[0] : NULL)) {
+		fprintf(stderr, "%s: run from the repo root (certs/ not found)\n", target);
+		abort();
+	}
+	log_set_level(lvl && *lvl >= '0' && *lvl <= '3' ? (enum log_level)(*lvl - '0') : LOG_INFO);
+	snprintf(db, dbsz, "%s/smdp-fuzz-%s.%ld.db", dir, stem, (long)getpid());
+}
+
+void es9_fuzz_open(struct fuzz_smdp *f, struct es9_fixture *fx, const char *db,
+		   const char *target)
+{
+	char err[512];
+
+	if (fuzz_smdp_open(f, db, err, sizeof(err)) ||
+	    (!fx->s[0].txid_len && es9_fixture_make(f, fx, err, sizeof(err)))) {
+		fprintf(stderr, "%s: %s\n", target, err);
+		abort();
+	}
+}

@@ -71,6 +71,16 @@ void es9_fixture_free(struct es9_fixture *fx);
 /* Make the repo root the working directory: stay if ./certs exists, else
  * go to argv0's directory/../.. (binaries live in build/fuzz/). 0 / -1. */
 int fuzz_chdir_root(const char *argv0);
+/* libFuzzer start-up of a target that runs a server: the repo root as the
+ * working directory (abort, naming target, when certs/ is not found), the
+ * log level from FUZZ_LOG_LEVEL (0 error .. 3 debug, default 2 = info as
+ * build/smdp runs; -close_fd_mask=2 drops the output), and the database
+ * path for this process into db: /dev/shm (else /tmp)/smdp-fuzz-STEM.PID.db. */
+void fuzz_server_init(char **argv, const char *target, const char *stem, char *db, size_t dbsz);
+/* Open the server context on db and, the first time, make the ES9+
+ * fixture sessions; abort (naming target) on failure. */
+void es9_fuzz_open(struct fuzz_smdp *f, struct es9_fixture *fx, const char *db,
+		   const char *target);
 
 /* --- ES2+ fixture (es2_fixture.c): operators and an inventory with a
  * profile in every lifecycle state (SGP.22 5.3), for the es2p_json target

@@ -54,30 +54,15 @@ static void cleanup(void)
 
 static void open_server(void)
 {
-	char err[512];
-
-	if (fuzz_smdp_open(&ctx.f, ctx.db, err, sizeof(err)) ||
-	    (!ctx.fx.s[0].txid_len && es9_fixture_make(&ctx.f, &ctx.fx, err, sizeof(err)))) {
-		fprintf(stderr, "fuzz_es9p_asn1: %s\n", err);
-		abort();
-	}
+	es9_fuzz_open(&ctx.f, &ctx.fx, ctx.db, "fuzz_es9p_asn1");
 }
 
-/* libFuzzer start-up: go to the repo root, open the server context.
- * FUZZ_LOG_LEVEL (0 error .. 3 debug, default 2 = info as build/smdp runs)
- * sets how much the server logs; run with -close_fd_mask=2 to drop it. */
+/* libFuzzer start-up: go to the repo root, open the server context
+ * (fuzz_server_init: FUZZ_LOG_LEVEL, where the database goes). */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *lvl = getenv("FUZZ_LOG_LEVEL");
-	const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-
 	(void)argc;
-	if (fuzz_chdir_root(*argv ? (*argv)[0] : NULL)) {
-		fprintf(stderr, "fuzz_es9p_asn1: run from the repo root (certs/ not found)\n");
-		abort();
-	}
-	log_set_level(lvl && *lvl >= '0' && *lvl <= '3' ? (enum log_level)(*lvl - '0') : LOG_INFO);
-	snprintf(ctx.db, sizeof(ctx.db), "%s/smdp-fuzz-es9p-asn1.%ld.db", dir, (long)getpid());
+	fuzz_server_init(*argv, "fuzz_es9p_asn1", "es9p-asn1", ctx.db, sizeof(ctx.db));
 	open_server();
 	atexit(cleanup);
 	return 0;
