@@ -123,9 +123,10 @@ static EVP_MAC_CTX *alg_cmac;       /* CMAC with AES-128 chosen */
 
 static void params_init(void)
 {
+	static const enum crypto_curve cs[2] = { CURVE_NIST_P256, CURVE_BRAINPOOL_P256R1 };
+	static const uint8_t zero_key[16];
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "CMAC", NULL);
 	char cipher[] = "AES-128-CBC";
-	static const uint8_t zero_key[16];
 	OSSL_PARAM p[2];
 
 	alg_aes_cbc = EVP_CIPHER_fetch(NULL, "AES-128-CBC", NULL);
@@ -141,8 +142,6 @@ static void params_init(void)
 	}
 	EVP_MAC_free(mac);
 	ERR_clear_error();
-	static const enum crypto_curve cs[2] = { CURVE_NIST_P256, CURVE_BRAINPOOL_P256R1 };
-
 	for (int i = 0; i < 2; i++) {
 		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 		if (!ctx || EVP_PKEY_paramgen_init(ctx) != 1 ||
@@ -260,15 +259,15 @@ out:
 
 crypto_key *crypto_key_generate(enum crypto_curve c)
 {
-	const char *group = curve_group(c);
+	const EVP_PKEY *params = params_of(c);
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pk = NULL;
 	crypto_key *k = NULL;
 
-	if (!group || !params_of(c))
+	if (!params)
 		goto out;
 	/* from the curve's parameters made once (params_of), not its name */
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)params_of(c), NULL);
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)params, NULL);
 	if (!ctx || EVP_PKEY_keygen_init(ctx) != 1 ||
 	    EVP_PKEY_keygen(ctx, &pk) != 1) {
 		ossl_fail("EC keygen");
