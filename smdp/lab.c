@@ -820,6 +820,62 @@ static void outcome_text(const struct lab_call *c, int st, const char *subject, 
 			 c->answered ? " (injected)" : "");
 }
 
+/* One stored row per call, not one per event (issue 8: each row was an
+ * insert with its index entry): the events become a single "call" event
+ * whose detail is the JSON array [{"t":time_us,"k":kind,"b":body bytes,
+ * "d":detail}, ...] and whose body is the events' bodies one after the
+ * other. unpack_call turns it back into the events when the trace is read.
+ * Left as they are when the row would be too big, or memory is short. */
+static void pack_events(struct lab_call *c)
+{
+	size_t text = 3, body = 0, off = 0;
+	char *d, *p;
+	uint8_t *b = NULL;
+
+	if (c->n_ev < 2)
+		return;
+	for (size_t i = 0; i < c->n_ev; i++) {
+		text += strlen(c->ev[i].detail) + sizeof(c->ev[i].kind) + 64;
+		body += c->ev[i].body_len;
+	}
+	if (text > LAB_MAX_DETAIL || body > LAB_MAX_DETAIL || !(d = malloc(text)))
+		return;
+	if (body && !(b = malloc(body))) {
+		free(d);
+		return;
+	}
+	p = d;
+	*p++ = '[';
+	for (size_t i = 0; i < c->n_ev; i++) {
+		struct lab_event *e = &c->ev[i];
+		size_t dl = strlen(e->detail);
+
+		/* kind is one of our own words: no escaping needed */
+		p += snprintf(p, text - (size_t)(p - d), "%s{\"t\":%lld,\"k\":\"%s\",\"b\":%zu,\"d\":",
+			      i ? "," : "", (long long)e->time_us, e->kind, e->body_len);
+		memcpy(p, e->detail, dl);
+		p += dl;
+		*p++ = '}';
+		if (e->body_len) {
+			memcpy(b + off, e->body, e->body_len);
+			off += e->body_len;
+		}
+		if (i) {
+			cJSON_free(e->detail);
+			free(e->body);
+		}
+	}
+	*p++ = ']';
+	*p = '\0';
+	cJSON_free(c->ev[0].detail);
+	free(c->ev[0].body);
+	c->ev[0].detail = d;
+	c->ev[0].body = b;
+	c->ev[0].body_len = body;
+	snprintf(c->ev[0].kind, sizeof(c->ev[0].kind), "call");
+	c->n_ev = 1;
+}
+
 void lab_call_end(struct lab_call *c, struct http_response *rs)
 {
 	struct timespec t1;
@@ -975,6 +1031,7 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 	sum.calls = 1;
 	sum.faults = c->faults;
 	if (c->lab->cfg.traces) {
+		pack_events(c);
 		trace_submit(c->lab, c->ev, c->n_ev, &sum);   /* takes the events */
 		c->n_ev = 0;
 	}
@@ -1085,11 +1142,9 @@ static void decode_body(const struct lab_event *e, cJSON *d)
 	}
 }
 
-static void event_cb(void *arg, const struct lab_event *e)
+/* One readable event from e and its parsed detail d (consumed). */
+static void event_add(struct events_arg *a, const struct lab_event *e, cJSON *d)
 {
-	struct events_arg *a = arg;
-	cJSON *d = lab_json_depth_ok((const uint8_t *)e->detail, strlen(e->detail),
-				     LAB_MAX_TRACE_DEPTH) ? cJSON_Parse(e->detail) : NULL;
 	cJSON *o = cJSON_CreateObject(), *it;
 	char t[40];
 
@@ -1112,6 +1167,50 @@ static void event_cb(void *arg, const struct lab_event *e)
 	}
 	cJSON_Delete(d);
 	cJSON_AddItemToArray(a->arr, o);
+}
+
+/* The events of a "call" row (pack_events): arr is its parsed detail, the
+ * bodies follow one another in call->body. A malformed entry ends it. */
+static void unpack_call(struct events_arg *a, const struct lab_event *call, cJSON *arr)
+{
+	size_t off = 0;
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, arr) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "t");
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "k");
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "b");
+		cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "d");
+		struct lab_event e = *call;
+
+		if (!cJSON_IsNumber(t) || !cJSON_IsString(k) || !cJSON_IsNumber(b) ||
+		    !cJSON_IsObject(d) || b->valuedouble < 0 ||
+		    b->valuedouble > (double)(call->body_len - off))
+			return;
+		e.time_us = (int64_t)t->valuedouble;
+		snprintf(e.kind, sizeof(e.kind), "%s", k->valuestring);
+		e.body_len = (size_t)b->valuedouble;
+		e.body = e.body_len ? call->body + off : NULL;
+		off += e.body_len;
+		event_add(a, &e, cJSON_DetachItemViaPointer(it, d));
+	}
+}
+
+static void event_cb(void *arg, const struct lab_event *e)
+{
+	struct events_arg *a = arg;
+	int call = !strcmp(e->kind, "call");
+	cJSON *d = lab_json_depth_ok((const uint8_t *)e->detail, strlen(e->detail),
+				     LAB_MAX_TRACE_DEPTH + (call ? 2 : 0)) ?
+		cJSON_Parse(e->detail) : NULL;
+
+	if (!call) {
+		event_add(a, e, d);
+		return;
+	}
+	if (cJSON_IsArray(d))
+		unpack_call(a, e, d);
+	cJSON_Delete(d);
 }
 
 cJSON *lab_trace_json(struct store *st, const char *txid)

@@ -31,6 +31,7 @@
 #define LAB_TXID_TEXT       40      /* transaction key: hex txid or "none-<us>" */
 #define LAB_MAX_JSON_DEPTH  8       /* ES9+ / API bodies nest 2-3 levels */
 #define LAB_MAX_TRACE_DEPTH 24      /* a stored trace event (our own JSON) */
+#define LAB_MAX_DETAIL      (512 * 1024)  /* a stored event's JSON text, and its body */
 
 /* ------------------------------------------------------------------ */
 /* lab.c: configuration and the hooks the ES9+ bindings call. */

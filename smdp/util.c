@@ -141,8 +141,9 @@ static int b64_val(char c)
 
 int b64_decode(const char *in, size_t slen, struct buf *out)
 {
+	const unsigned char *u = (const unsigned char *)in;
 	struct buf tmp = { 0 };
-	size_t pad = 0, olen;
+	size_t pad = 0, olen, full, i, o = 0;
 	int rc = -1;
 
 	if (slen % 4)
@@ -156,26 +157,36 @@ int b64_decode(const char *in, size_t slen, struct buf *out)
 	if (!tmp.p)
 		goto out;
 	tmp.len = olen;
-	for (size_t i = 0, o = 0; i < slen; i += 4) {
-		int v[4];
-		int last = (i + 4 == slen);
-		for (int k = 0; k < 4; k++) {
-			if (last && in[i + k] == '=' && k >= 4 - (int)pad)
-				v[k] = 0;
-			else if ((v[k] = b64_val(in[i + k])) < 0)
-				goto out;
-		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		uint8_t bytes[3] = { (uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w };
-		size_t take = last ? 3 - pad : 3;
-		/* reject non-canonical trailing bits */
-		if (last && pad == 1 && (w & 0xff))
+	/* every quad but a padded last one: four look-ups, one test (a value
+	 * of 0 in b64_rev is "not in the alphabet") */
+	full = pad ? slen - 4 : slen;
+	for (i = 0; i < full; i += 4) {
+		unsigned a = b64_rev[u[i]], b = b64_rev[u[i + 1]], c = b64_rev[u[i + 2]],
+			 e = b64_rev[u[i + 3]];
+		uint32_t w;
+
+		if (!a || !b || !c || !e)
 			goto out;
-		if (last && pad == 2 && (w & 0xffff))
+		w = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (e - 1);
+		tmp.p[o++] = (uint8_t)(w >> 16);
+		tmp.p[o++] = (uint8_t)(w >> 8);
+		tmp.p[o++] = (uint8_t)w;
+	}
+	if (pad) {
+		/* "xx==" or "xxx=": the pad characters only at the end, and the
+		 * bits they leave over zero (canonical encoding) */
+		int v[4] = { b64_val(in[i]), b64_val(in[i + 1]),
+			     pad == 2 ? 0 : b64_val(in[i + 2]), 0 };
+		uint32_t w;
+
+		if (v[0] < 0 || v[1] < 0 || v[2] < 0)
 			goto out;
-		memcpy(tmp.p + o, bytes, take);
-		o += take;
+		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6;
+		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
+			goto out;
+		tmp.p[o++] = (uint8_t)(w >> 16);
+		if (pad == 1)
+			tmp.p[o++] = (uint8_t)(w >> 8);
 	}
 	buf_free(out);
 	*out = tmp;

@@ -13,6 +13,13 @@ CLIENT=$BUILD/smdp-client
 LABCLI=$BUILD/smdp-lab
 GOLDEN=test-vectors/lab/trace-download.golden.json
 tmp=$(mktemp -d)
+# trace events as rows, whether stored one per call (kind 'call': a JSON
+# array of {t, k, b, d}) or, as older files have them, one per event
+FLAT="(select e.txid as txid, e.function as function, json_extract(j.value, '\$.k') as kind,
+	json_extract(j.value, '\$.b') as body_len, json_extract(j.value, '\$.d') as detail
+	from lab_trace_events e, json_each(e.detail) j where e.kind = 'call'
+	union all select txid, function, kind, length(body), detail from lab_trace_events
+	where kind <> 'call')"
 pass=0
 fail=0
 skip=0
@@ -144,8 +151,16 @@ check "smdp-lab trace prints the states and checks" bash -c \
 check "no raw body stored for getBoundProfilePackage; the other calls' bodies are kept" \
 	bash -c "[ \"\$(sqlite3 '$tmp/main.db' \"select count(*) from lab_trace_events where
 		function = 'getBoundProfilePackage' and body is not null\")\" = 0 ] &&
-		[ \"\$(sqlite3 '$tmp/main.db' \"select count(*) from lab_trace_events where
-		txid = '$TX' and kind in ('request', 'response') and body is not null\")\" = 5 ]"
+		[ \"\$(sqlite3 '$tmp/main.db' \"select count(*) from $FLAT where
+		txid = '$TX' and kind in ('request', 'response') and body_len > 0\")\" = 5 ]"
+check "one stored row per call: the transaction's rows equal its calls" \
+	test "$(sqlite3 "$tmp/main.db" "select count(*) from lab_trace_events where txid = '$TX' and
+		kind = 'call'")" = "$(sqlite3 "$tmp/main.db" "select calls from lab_transactions where
+		txid = '$TX'")"
+check "the packed bodies add up to the row's body" \
+	test "$(sqlite3 "$tmp/main.db" "select count(*) from lab_trace_events e where kind = 'call' and
+		coalesce(length(body), 0) <> (select sum(json_extract(value, '\$.b')) from
+		json_each(e.detail))")" = 0
 check "the getBoundProfilePackage request is in the trace, decoded when the call ran" \
 	jq_is '[.events[] | select(.kind=="request" and .function=="getBoundProfilePackage") |
 		.body.prepareDownloadResponse.euiccSigned2 | has("euiccOtpk")] | join(",")' true \
@@ -324,12 +339,12 @@ check "API: delete it again is 404" test "$(api DELETE "/api/faults/$RID")" = 40
 "$LABCLI" --db "$tmp/main.db" fault-del all
 
 # --- metrics ---
-n_ia=$(sqlite3 "$tmp/main.db" "select count(*) from lab_trace_events where kind='request' and function='initiateAuthentication'")
+n_ia=$(sqlite3 "$tmp/main.db" "select count(*) from $FLAT where kind='request' and function='initiateAuthentication'")
 check "smdp_es9_requests_total counts every initiateAuthentication ($n_ia)" \
 	test "$(metric 'smdp_es9_requests_total{function="initiateAuthentication"}')" = "$n_ia"
 check "errors by subject/reason: 8.1.1/3.8 on authenticateClient counted" \
 	test "$(metric 'smdp_es9_errors_total{function="authenticateClient",subject="8.1.1",reason="3.8"}')" -ge 2
-n_inst=$(sqlite3 "$tmp/main.db" "select count(*) from lab_trace_events where kind='state' and detail like '%\"closeReason\":\"installed\"%'")
+n_inst=$(sqlite3 "$tmp/main.db" "select count(*) from $FLAT where kind='state' and detail like '%\"closeReason\":\"installed\"%'")
 check "smdp_downloads_total{installed} = installed sessions in the traces ($n_inst)" \
 	test "$(metric 'smdp_downloads_total{outcome="installed"}')" = "$n_inst"
 check "smdp_faults_injected_total counts the drops" \

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXPECTED_SCHEMA_VERSION 4
+#define EXPECTED_SCHEMA_VERSION 5
 #define N_THREADS 8
 #define PER_THREAD 200
 #define CLI_OUT 4096
@@ -505,6 +505,55 @@ static void test_lab_seam(struct tally *t, const char *dir)
 	      "sqlite3 CLI: lab_schema_version gone, the old lab rows kept, trace bodies added");
 }
 
+/* Schema 5 rebuilds history and notifications without AUTOINCREMENT and
+ * drops indexes no query uses: a schema-4 file keeps its rows and ids, and
+ * the next id follows the largest. The sqlite3 CLI turns a fresh file back
+ * into the version-4 shape (AUTOINCREMENT tables, the old indexes). */
+static void test_v5_rebuild(struct tally *t, const char *dir)
+{
+	static const uint8_t tx[3] = { 0x0a, 0x0b, 0x0c };
+	char path[512], err[256];
+	struct store *st;
+	int made;
+
+	snprintf(path, sizeof(path), "%s/v4.db", dir);
+	st = store_open(path, err, sizeof(err));
+	made = st != NULL;
+	store_close(st);
+	made = made && cli_is(path, "UPDATE schema_version SET version = 4; "
+			      "DROP TABLE history; CREATE TABLE history (id INTEGER PRIMARY KEY "
+			      "AUTOINCREMENT, time INTEGER NOT NULL, txid BLOB NOT NULL, eid TEXT "
+			      "NOT NULL, profile_id TEXT NOT NULL, event TEXT NOT NULL, detail TEXT "
+			      "NOT NULL); CREATE INDEX history_txid ON history(txid, id); "
+			      "CREATE INDEX history_eid ON history(eid, id); "
+			      "INSERT INTO history VALUES (7, 1, x'0a0b0c', 'e', 'p', 'first', ''); "
+			      "INSERT INTO history VALUES (9, 2, x'0a0b0c', 'e', 'p', 'second', ''); "
+			      "DROP INDEX sessions_expires; "
+			      "CREATE INDEX sessions_expires ON sessions(expires, state); "
+			      "CREATE INDEX sessions_eid ON sessions(eid); "
+			      "CREATE INDEX lab_trace_events_time ON lab_trace_events(time_us)", "");
+	check(t, made, "sqlite3 CLI builds a schema-4 file with history rows 7 and 9");
+	st = store_open(path, err, sizeof(err));
+	check(t, st && store_schema_version(st) == EXPECTED_SCHEMA_VERSION,
+	      "the schema-4 file migrates to %d %s", EXPECTED_SCHEMA_VERSION, st ? "" : err);
+	check(t, st && add_event(st, 3, tx, sizeof(tx), "third", "") == 0,
+	      "a history event is added after the migration");
+	store_close(st);
+	check(t, cli_is(path, "SELECT group_concat(id || ':' || event, ',') FROM history",
+			"7:first,9:second,10:third"),
+	      "history keeps its rows and ids; the next id follows the largest");
+	check(t, cli_is(path, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'"
+			" AND name IN ('history', 'notifications')", "0") &&
+	      cli_is(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
+		     "WHERE type = 'index' AND name IN ('history_eid', 'sessions_eid', "
+		     "'notifications_eid', 'notifications_txid', 'lab_trace_events_time', "
+		     "'history_txid', 'sessions_expires') ORDER BY name)",
+		     "history_txid,sessions_expires") &&
+	      cli_is(path, "SELECT sql FROM sqlite_master WHERE name = 'sessions_expires'",
+		     "CREATE INDEX sessions_expires ON sessions(expires)"),
+	      "no AUTOINCREMENT left; unused indexes gone; the expiry index without the state");
+}
+
 static void test_open_errors(struct tally *t, const char *dir)
 {
 	char path[512], err[256], sql[128];
@@ -875,6 +924,7 @@ int main(void)
 
 	test_open_errors(&t, dir);
 	test_lab_seam(&t, dir);
+	test_v5_rebuild(&t, dir);
 	test_es9_write(&t, dir);
 	test_concurrency(&t, dir);
 out:
