@@ -192,6 +192,7 @@ static enum rsp_status run_get_bpp(struct smdp *d, const cJSON *rq, int port, cJ
 	if (put_txid(rs, out.txid, out.txid_len) ||
 	    put_b64(rs, "boundProfilePackage", out.bpp.p, out.bpp.len))
 		goto out;
+	lab_call_bpp(lc, out.txid, out.txid_len, out.bpp.p, out.bpp.len);   /* the trace's summary */
 	st = RSP_OK;
 out:
 	buf_free(&pdr);

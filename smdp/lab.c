@@ -389,6 +389,13 @@ struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, siz
 		set_err(err, errsz, "cannot create condition variable");
 		goto out;
 	}
+	if (pthread_mutex_init(&lab->rules_mu, NULL)) {
+		pthread_cond_destroy(&lab->drained);
+		pthread_cond_destroy(&lab->queued);
+		pthread_mutex_destroy(&lab->mu);
+		set_err(err, errsz, "cannot create mutex");
+		goto out;
+	}
 	mu_ok = 1;
 	if (!(lab->metrics = metrics_new())) {
 		set_err(err, errsz, "out of memory");
@@ -424,6 +431,7 @@ out:
 	if (lab) {
 		metrics_free(lab->metrics);
 		if (mu_ok) {
+			pthread_mutex_destroy(&lab->rules_mu);
 			pthread_cond_destroy(&lab->drained);
 			pthread_cond_destroy(&lab->queued);
 			pthread_mutex_destroy(&lab->mu);
@@ -439,6 +447,7 @@ void lab_close(struct lab *lab)
 		return;
 	writer_stop(lab);
 	metrics_free(lab->metrics);
+	pthread_mutex_destroy(&lab->rules_mu);
 	pthread_cond_destroy(&lab->drained);
 	pthread_cond_destroy(&lab->queued);
 	pthread_mutex_destroy(&lab->mu);
@@ -499,6 +508,7 @@ struct lab_call {
 	int ids_read;                   /* EID/matchingId were read from the request */
 	int has_result;                 /* lab_call_result was told the status */
 	enum rsp_status result;
+	cJSON *gbpp_answer;             /* lab_call_bpp: the success answer, readable */
 };
 
 static int64_t now_us(void)
@@ -607,6 +617,41 @@ static int rules_need_ids(const struct fault_rule *r, int n, int fn)
 		    (r[i].eid[0] || r[i].has_matching_id))
 			return 1;
 	return 0;
+}
+
+/* The fault rules into out[LAB_MAX_FAULTS]: the copy in memory when gen
+ * (have_gen: it could be read) is the generation it was read at, else read
+ * from the store again. Count (0 when they cannot be read). */
+static int rules_get(struct lab *lab, int have_gen, int64_t gen, struct fault_rule *out)
+{
+	int n;
+
+	pthread_mutex_lock(&lab->rules_mu);
+	if (!have_gen || !lab->rules_ok || gen != lab->rules_gen) {
+		n = store_fault_list(lab->d->store, lab->rules, LAB_MAX_FAULTS);
+		lab->n_rules = n < 0 ? 0 : n;
+		/* read after gen: at least as new as gen says, perhaps newer, in
+		 * which case the next call reads them again */
+		lab->rules_ok = have_gen && n >= 0;
+		lab->rules_gen = gen;
+	}
+	n = lab->n_rules;
+	if (n)
+		memcpy(out, lab->rules, (size_t)n * sizeof(*out));
+	pthread_mutex_unlock(&lab->rules_mu);
+	return n;
+}
+
+/* 1 when the rules in memory are current and there are none (most of the
+ * time: then there is nothing to copy). */
+static int rules_none(struct lab *lab, int have_gen, int64_t gen)
+{
+	int none;
+
+	pthread_mutex_lock(&lab->rules_mu);
+	none = have_gen && lab->rules_ok && gen == lab->rules_gen && !lab->n_rules;
+	pthread_mutex_unlock(&lab->rules_mu);
+	return none;
 }
 
 /* Where the call's session stands now. 1 found, 0 not. */
@@ -719,27 +764,34 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 {
 	struct lab_call *c;
 	struct session_brief s;
-	struct fault_rule *rules;
-	int n_rules;
+	struct fault_rule *rules = NULL;
+	int n_rules, peek;
+	int64_t gen = 0;
 	cJSON *ev;
 
 	if (!lab || (int)fn < 0 || fn >= ES9_FN_COUNT)
 		return NULL;
 	if (!(c = calloc(1, sizeof(*c))))
 		return NULL;
-	if (!(rules = malloc(LAB_MAX_FAULTS * sizeof(*rules)))) {
-		free(c);
-		return NULL;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	c->start_us = now_us();
 	c->lab = lab;
 	c->d = d;
 	c->fn = fn;
 	c->b = b;
-	n_rules = store_fault_list(lab->d->store, rules, LAB_MAX_FAULTS);
-	request_keys(c, rq->body, rq->body_len, rules_need_ids(rules, n_rules, fn));
-	if ((c->had_session = load_session(c, &s))) {
+	/* the transactionId, then one read: the rules' generation and the
+	 * session; the EID and matchingId only when a rule looks at them */
+	request_keys(c, rq->body, rq->body_len, 0);
+	peek = d->store ? store_lab_peek(d->store, c->txid_bin, c->txid_len, &gen, &s) : -1;
+	if (peek < 0)
+		memset(&s, 0, sizeof(s));
+	n_rules = 0;
+	if (d->store && !rules_none(lab, peek >= 0, gen) &&
+	    (rules = malloc(LAB_MAX_FAULTS * sizeof(*rules))))
+		n_rules = rules_get(lab, peek >= 0, gen, rules);
+	if (rules_need_ids(rules, n_rules, fn))
+		request_keys(c, rq->body, rq->body_len, 1);
+	if ((c->had_session = peek == 1)) {
 		c->state_before = s.state;
 		c->close_before = s.close_reason;
 		if (!c->eid[0])
@@ -798,6 +850,14 @@ void lab_call_result(struct lab_call *c, enum rsp_status st)
 		return;
 	c->has_result = 1;
 	c->result = st;
+}
+
+void lab_call_bpp(struct lab_call *c, const uint8_t *txid, size_t txid_len, const uint8_t *bpp,
+		  size_t n)
+{
+	if (!c || !c->lab->cfg.traces || c->gbpp_answer)
+		return;
+	c->gbpp_answer = trace_gbpp_answer(txid, txid_len, bpp, n);
 }
 
 struct bpp_fault *lab_call_bpp_fault(struct lab_call *c)
@@ -925,9 +985,17 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		cJSON_AddNumberToObject(o, "http", rs->drop || c->drop_after ? 0 : rs->status);
 		cJSON_AddNumberToObject(o, "durationMs", secs * 1000.0);
 		if (kept && c->fn == ES9_GET_BPP) {
-			/* the BPP is summarised now, its contents never stored */
-			cJSON *body = trace_response(c->fn, c->b, rs->status, rs->body.p,
-						     rs->body.len);
+			/* the BPP is summarised now, its contents never stored; when
+			 * the binding handed over the success it sent, from that */
+			cJSON *body;
+			if (c->gbpp_answer && c->has_result && c->result == RSP_OK &&
+			    !c->answered && rs->status == 200 && c->b == LAB_JSON) {
+				body = c->gbpp_answer;
+				c->gbpp_answer = NULL;
+			} else {
+				body = trace_response(c->fn, c->b, rs->status, rs->body.p,
+						      rs->body.len);
+			}
 			if (body)
 				cJSON_AddItemToObject(o, c->drop_after ? "discardedBody" : "body",
 						      body);
@@ -1049,6 +1117,7 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		if (now - last >= LAB_SWEEP_EVERY)
 			lab_sweep(c->lab, now);
 	}
+	cJSON_Delete(c->gbpp_answer);
 	free(c);
 }
 

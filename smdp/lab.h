@@ -83,6 +83,13 @@ struct bpp_fault *lab_call_bpp_fault(struct lab_call *c);
  * and the metrics take it from here instead of reading the body back
  * (SGP.22 6.5.1.4 header). NULL is fine. */
 void lab_call_result(struct lab_call *c, enum rsp_status st);
+/* getBoundProfilePackage on the JSON binding succeeded with this
+ * transactionId and BPP (DER, not base64): the trace summarises the answer
+ * from them rather than parsing the JSON body back. The summary is the
+ * same (trace_gbpp_answer); it is only used when the answer sent is that
+ * success. NULL is fine. */
+void lab_call_bpp(struct lab_call *c, const uint8_t *txid, size_t txid_len, const uint8_t *bpp,
+		  size_t n);
 /* The call is answered: rs is what goes out. Records the response, the
  * session state change and the checks in the trace, counts metrics, and
  * applies the faults that act afterwards (drop-after sets rs->drop; expire
@@ -180,6 +187,11 @@ struct cJSON *trace_cert(const uint8_t *der, size_t n);
 struct cJSON *trace_request(int fn, enum lab_binding b, const uint8_t *body, size_t n);
 struct cJSON *trace_response(int fn, enum lab_binding b, int http_status, const uint8_t *body,
 			     size_t n);
+/* The readable JSON-binding answer of a successful getBoundProfilePackage
+ * (what trace_response gives for its body) built from the transactionId
+ * and the DER BPP. */
+struct cJSON *trace_gbpp_answer(const uint8_t *txid, size_t txid_len, const uint8_t *bpp,
+				size_t n);
 /* What a request says about its session, read while the call runs (for
  * the trace index and the fault rules): the transactionId (the PIR's for
  * handleNotification) as hex text, and for authenticateClient the EID of
@@ -235,7 +247,7 @@ int metrics_render(struct lab_metrics *m, long sessions_in_flight, struct buf *o
 /* ------------------------------------------------------------------ */
 /* store.c: the lab's tables (lab_faults, lab_trace_events,
  * lab_transactions) in the server's database, on the one struct store
- * connection (schema version 4). Every function takes the store's lock and
+ * connection (schema version 5). Every function takes the store's lock and
  * writes in one transaction. */
 
 /* Fault rules. put: insert, or replace the rule of the same name (counters
@@ -243,6 +255,12 @@ int metrics_render(struct lab_metrics *m, long sessions_in_flight, struct buf *o
 int store_fault_put(struct store *st, struct fault_rule *r);
 /* All rules (enabled or not) in id order into out[max]; count or -1. */
 int store_fault_list(struct store *st, struct fault_rule *out, size_t max);
+/* In one read: the fault rules' generation (bumped by every change of
+ * lab_faults, from any process) into *fault_gen, and the brief of session
+ * txid[0..txid_len) (none asked when txid_len is 0). 1 session found, 0
+ * none, -1 error. */
+int store_lab_peek(struct store *st, const uint8_t *txid, size_t txid_len, int64_t *fault_gen,
+		   struct session_brief *out);
 /* Count a matching call for rule id and return the new count (-1 error). */
 int64_t store_fault_seen(struct store *st, int64_t id);
 int store_fault_fired(struct store *st, int64_t id);
@@ -346,6 +364,12 @@ struct lab {
 	pthread_cond_t queued, drained;
 	struct lab_trace_rec *q_head, *q_tail;
 	size_t q_len;
+	/* the fault rules as last read, and the generation they were read at
+	 * (lab_fault_gen): read again only when it moves */
+	pthread_mutex_t rules_mu;
+	struct fault_rule rules[LAB_MAX_FAULTS];
+	int n_rules, rules_ok;
+	int64_t rules_gen;
 	/* console.c */
 	struct http_server *admin;
 	int admin_port;

@@ -230,7 +230,20 @@ static const char *const migrations[] = {
 	"  verified, raw) SELECT id, time, txid, eid, kind, seq_number, operation, verified, "
 	"  raw FROM notifications;"
 	"DROP TABLE notifications;"
-	"ALTER TABLE notifications_v5 RENAME TO notifications;",
+	"ALTER TABLE notifications_v5 RENAME TO notifications;"
+	/* a counter every change of the fault rules bumps, from any process
+	 * (smdp-lab writes the file directly): the server keeps the rules in
+	 * memory and reads them again only when it moved. Counting a call
+	 * (seen, fired) is no change of the rules. */
+	"CREATE TABLE IF NOT EXISTS lab_fault_gen (id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  gen INTEGER NOT NULL);"
+	"INSERT OR IGNORE INTO lab_fault_gen VALUES (1, 0);"
+	"CREATE TRIGGER IF NOT EXISTS lab_faults_added AFTER INSERT ON lab_faults BEGIN "
+	"  UPDATE lab_fault_gen SET gen = gen + 1; END;"
+	"CREATE TRIGGER IF NOT EXISTS lab_faults_deleted AFTER DELETE ON lab_faults BEGIN "
+	"  UPDATE lab_fault_gen SET gen = gen + 1; END;"
+	"CREATE TRIGGER IF NOT EXISTS lab_faults_changed AFTER UPDATE OF name, spec, enabled, origin "
+	"  ON lab_faults BEGIN UPDATE lab_fault_gen SET gen = gen + 1; END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -293,7 +306,7 @@ enum stmt_id {
 	Q_FAULT_INSERT, Q_FAULT_GET_NAME, Q_FAULT_UPDATE, Q_FAULT_LIST, Q_FAULT_SEEN,
 	Q_FAULT_FIRED, Q_FAULT_DELETE, Q_FAULT_DELETE_ALL, Q_FAULT_ENABLE,
 	Q_EVENT_ADD, Q_EVENTS, Q_TX_UPSERT, Q_TX_LIST, Q_TX_GET,
-	Q_SWEEP_EVENTS, Q_SWEEP_TX, Q_IN_FLIGHT,
+	Q_SWEEP_EVENTS, Q_SWEEP_TX, Q_IN_FLIGHT, Q_LAB_PEEK,
 	Q_COUNT
 };
 
@@ -422,6 +435,11 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SWEEP_TX] = "DELETE FROM lab_transactions WHERE updated < ?1",
 	/* ?2 = SESSION_CLOSED */
 	[Q_IN_FLIGHT] = "SELECT count(*) FROM sessions WHERE state < ?2 AND expires >= ?1",
+	/* one read for what the lab needs before a call: the fault rules'
+	 * generation and, when ?1 names one, the session (NULLs if none) */
+	[Q_LAB_PEEK] = "SELECT (SELECT gen FROM lab_fault_gen WHERE id = 1), s.state, "
+		"s.close_reason, s.expires, s.eid, s.matching_id, s.profile_id "
+		"FROM (SELECT 1) LEFT JOIN sessions s ON s.txid = ?1",
 };
 
 struct store {
@@ -948,11 +966,30 @@ static int read_session(sqlite3_stmt *q, struct session *s)
 	return 0;
 }
 
+/* The brief of a session from columns c0.. of q (state, close_reason,
+ * expires, eid, matching_id, profile_id). 0 / -1 malformed. */
+static int read_brief(sqlite3_stmt *q, int c0, struct session_brief *out)
+{
+	int state;
+
+	if (col_int(q, c0, &state) || col_int(q, c0 + 1, &out->close_reason) ||
+	    state < SESSION_NONE || state > SESSION_CLOSED ||
+	    col_str(q, c0 + 3, out->eid, sizeof(out->eid)) ||
+	    col_str(q, c0 + 4, out->matching_id, sizeof(out->matching_id)) ||
+	    col_str(q, c0 + 5, out->profile_id, sizeof(out->profile_id))) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	out->state = (enum session_state)state;
+	out->expires = sqlite3_column_int64(q, c0 + 2);
+	return 0;
+}
+
 int store_session_brief(struct store *st, const uint8_t *txid, size_t txid_len,
 			struct session_brief *out)
 {
 	sqlite3_stmt *q = NULL;
-	int rc = -1, state, step;
+	int rc = -1, step;
 
 	if (out)
 		memset(out, 0, sizeof(*out));
@@ -967,19 +1004,43 @@ int store_session_brief(struct store *st, const uint8_t *txid, size_t txid_len,
 		rc = 0;
 		goto out;
 	}
-	if (step != SQLITE_ROW || col_int(q, 0, &state) || col_int(q, 1, &out->close_reason) ||
-	    state < SESSION_NONE || state > SESSION_CLOSED ||
-	    col_str(q, 3, out->eid, sizeof(out->eid)) ||
-	    col_str(q, 4, out->matching_id, sizeof(out->matching_id)) ||
-	    col_str(q, 5, out->profile_id, sizeof(out->profile_id))) {
+	if (step != SQLITE_ROW || read_brief(q, 0, out)) {
 		log_error("store: session brief: %s", step == SQLITE_ROW ? "malformed row" :
 			  sqlite3_errmsg(st->db));
-		memset(out, 0, sizeof(*out));
 		goto out;
 	}
-	out->state = (enum session_state)state;
-	out->expires = sqlite3_column_int64(q, 2);
 	rc = 1;
+out:
+	stmt_done(q);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int store_lab_peek(struct store *st, const uint8_t *txid, size_t txid_len, int64_t *fault_gen,
+		   struct session_brief *out)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = -1;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!st || !out || !fault_gen || (txid_len && (!txid || !txid_ok(txid_len))))
+		return -1;
+	pthread_mutex_lock(&st->mu);
+	q = st->q[Q_LAB_PEEK];
+	if ((txid_len ? bind_bytes(q, 1, txid, txid_len) : sqlite3_bind_null(q, 1)) ||
+	    sqlite3_step(q) != SQLITE_ROW) {
+		log_error("store: lab: %s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	*fault_gen = sqlite3_column_int64(q, 0);
+	if (sqlite3_column_type(q, 1) == SQLITE_NULL) {
+		rc = 0;
+	} else if (read_brief(q, 1, out)) {
+		log_error("store: session brief: malformed row");
+	} else {
+		rc = 1;
+	}
 out:
 	stmt_done(q);
 	pthread_mutex_unlock(&st->mu);

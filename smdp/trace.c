@@ -700,6 +700,28 @@ out:
 	return o;
 }
 
+cJSON *trace_gbpp_answer(const uint8_t *txid, size_t txid_len, const uint8_t *bpp, size_t n)
+{
+	cJSON *o = cJSON_CreateObject(), *h, *f;
+	char hex[2 * 16 + 1];
+
+	if (!o || txid_len > 16)
+		goto fail;
+	/* the members in the order es9p_json.c writes them (SGP.22 6.5.2.3) */
+	if (!(h = cJSON_AddObjectToObject(o, "header")) ||
+	    !(f = cJSON_AddObjectToObject(h, "functionExecutionStatus")) ||
+	    !cJSON_AddStringToObject(f, "status", "Executed-Success"))
+		goto fail;
+	hex_encode(txid, txid_len, hex, sizeof(hex));
+	if (!cJSON_AddStringToObject(o, "transactionId", hex))
+		goto fail;
+	cJSON_AddItemToObject(o, "boundProfilePackage", trace_object("boundProfilePackage", bpp, n));
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
 /* JSON member name of the object each ASN.1 request carries. */
 static const char *const req_object[ES9_FN_COUNT] = {
 	"euiccInfo1", "authenticateServerResponse", "prepareDownloadResponse",

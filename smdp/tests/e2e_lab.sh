@@ -337,6 +337,21 @@ check "a rule added with smdp-lab is seen by the server" \
 check "API: delete a rule" test "$(api DELETE "/api/faults/$RID")" = 200
 check "API: delete it again is 404" test "$(api DELETE "/api/faults/$RID")" = 404
 "$LABCLI" --db "$tmp/main.db" fault-del all
+# the server keeps the rules in memory and notices a change made by another
+# process (lab_fault_gen): the next call after smdp-lab acts on it
+client "$tmp/g0.out" "${N[@]}" --ac "$AC"
+check "no rule: the download succeeds" result_is "$tmp/g0.out" '^result: ok'
+"$LABCLI" --db "$tmp/main.db" fault-add cli-now function=authenticateClient action=error \
+	subject=8.1.1 reason=3.8 >/dev/null
+client "$tmp/g1.out" "${N[@]}" --ac "$AC"
+check "a rule smdp-lab adds while the server runs acts on the next call" \
+	result_is "$tmp/g1.out" '^result: failed authenticateClient 8\.1\.1/3\.8'
+"$LABCLI" --db "$tmp/main.db" fault-disable "$(sqlite3 "$tmp/main.db" \
+	"select id from lab_faults where name = 'cli-now'")" >/dev/null
+client "$tmp/g2.out" "${N[@]}" --ac "$AC"
+check "and once smdp-lab disables it, the next call runs untouched" \
+	result_is "$tmp/g2.out" '^result: ok'
+"$LABCLI" --db "$tmp/main.db" fault-del all
 
 # --- metrics ---
 n_ia=$(sqlite3 "$tmp/main.db" "select count(*) from $FLAT where kind='request' and function='initiateAuthentication'")

@@ -474,6 +474,53 @@ static void test_trace(void)
 
 /* --- metrics --- */
 
+/* The getBoundProfilePackage answer summarised from the DER BPP the binding
+ * hands over (lab_call_bpp) is the very object trace_response makes of the
+ * JSON body: here with the BPP of test-vectors/bsp.json (made by another
+ * implementation) in a body laid out as es9p_json.c writes it. */
+static void test_gbpp_answer(void)
+{
+	static const uint8_t txid[16] = { 0xA1, 0xB2, 0xC3, 0xD4, 0x05, 0x06, 0x07, 0x08,
+					  0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10 };
+	struct buf js = { 0 }, bpp = { 0 };
+	cJSON *vec = NULL, *fromder = NULL, *frombody = NULL;
+	const cJSON *dec, *b64;
+	char *body = NULL, *a = NULL, *b = NULL;
+	size_t blen;
+
+	if (file_read("test-vectors/bsp.json", 1 << 20, &js) ||
+	    !(vec = cJSON_ParseWithLength((const char *)js.p, js.len)) ||
+	    !(dec = cJSON_GetObjectItemCaseSensitive(vec, "bpp_decode")) ||
+	    !cJSON_IsString(b64 = cJSON_GetObjectItemCaseSensitive(dec, "bpp_b64")) ||
+	    b64_decode(b64->valuestring, strlen(b64->valuestring), &bpp)) {
+		check(0, "test-vectors/bsp.json has bpp_decode.bpp_b64");
+		goto out;
+	}
+	blen = strlen(b64->valuestring) + 256;
+	if (!(body = malloc(blen)))
+		goto out;
+	snprintf(body, blen, "{\"header\":{\"functionExecutionStatus\":{\"status\":"
+		 "\"Executed-Success\"}},\"transactionId\":\"A1B2C3D405060708090A0B0C0D0E0F10\","
+		 "\"boundProfilePackage\":\"%s\"}", b64->valuestring);
+	fromder = trace_gbpp_answer(txid, sizeof(txid), bpp.p, bpp.len);
+	frombody = trace_response(ES9_GET_BPP, LAB_JSON, 200, (const uint8_t *)body, strlen(body));
+	a = fromder ? cJSON_PrintUnformatted(fromder) : NULL;
+	b = frombody ? cJSON_PrintUnformatted(frombody) : NULL;
+	check(a && b && !strcmp(a, b) && strstr(a, "\"sequenceOf86\"") &&
+	      strstr(a, "\"transactionId\":\"A1B2C3D405060708090A0B0C0D0E0F10\""),
+	      "getBoundProfilePackage answer: the summary from the DER BPP equals the one read "
+	      "back from the JSON body (%zu bytes of text)", a ? strlen(a) : 0);
+out:
+	free(a);
+	free(b);
+	free(body);
+	cJSON_Delete(fromder);
+	cJSON_Delete(frombody);
+	cJSON_Delete(vec);
+	buf_free(&bpp);
+	buf_free(&js);
+}
+
 static void test_metrics(void)
 {
 	struct lab_metrics *m = metrics_new();
@@ -651,6 +698,7 @@ int main(void)
 	test_answers();
 	test_bpp_faults();
 	test_trace();
+	test_gbpp_answer();
 	test_metrics();
 	test_store();
 	test_config_qr();

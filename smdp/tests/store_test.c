@@ -801,7 +801,7 @@ int main(void)
 	      "sqlite3 CLI reads schema_version %s", want);
 	check(&t, cli_is(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
 			 "sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-			 "ORDER BY name)", "bindings,history,lab_faults,lab_trace_events,lab_transactions,"
+			 "ORDER BY name)", "bindings,history,lab_fault_gen,lab_faults,lab_trace_events,lab_transactions,"
 			 "notifications,op_notifications,orders,"
 			 "profiles,schema_version,sessions"),
 	      "sqlite3 CLI lists the expected tables");
