@@ -368,6 +368,20 @@ out:
 	return rc;
 }
 
+crypto_key *crypto_key_ref(const crypto_key *k)
+{
+	crypto_key *r;
+
+	if (!k || !(r = malloc(sizeof(*r))))
+		return NULL;
+	if (EVP_PKEY_up_ref(k->pk) != 1) {
+		free(r);
+		return NULL;
+	}
+	*r = *k;
+	return r;
+}
+
 void crypto_key_free(crypto_key *k)
 {
 	if (!k)

@@ -214,6 +214,11 @@ int crypto_key_point(const crypto_key *k, uint8_t out[SMDP_POINT_LEN]);
 enum crypto_curve crypto_key_curve(const crypto_key *k);
 /* 1 if the private key priv belongs to the public key in cert, else 0. */
 int crypto_key_matches_cert(const crypto_key *priv, const crypto_cert *cert);
+/* A second handle on the same key (reference counted; free each with
+ * crypto_key_free). Keys are never changed once made, so threads may
+ * verify and agree keys with handles on one key at once. NULL if out of
+ * memory. */
+crypto_key *crypto_key_ref(const crypto_key *k);
 void crypto_key_free(crypto_key *k);
 
 /* ECDSA with SHA-256 over msg, signature as raw r||s (BSI TR-03111, SGP.22
