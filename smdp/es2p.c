@@ -30,6 +30,7 @@ struct es2p {
 	pthread_mutex_t mu;             /* guards stop and kicked */
 	pthread_cond_t cv;
 	int stop, kicked;
+	int any_url;                    /* an operator has a notification URL */
 };
 
 /* ------------------------------------------------------------------ */
@@ -340,6 +341,8 @@ struct es2p *es2p_start(struct smdp *d, char *err, size_t errsz)
 		}
 		if (peer_setup(&e->peers[i], op, err, errsz))
 			goto out;
+		if (op->notify_url[0])
+			e->any_url = 1;
 	}
 	if (pthread_create(&e->th, NULL, sender, e)) {
 		snprintf(err, errsz, "cannot start the notification sender");
@@ -355,7 +358,9 @@ out:
 
 void es2p_kick(struct es2p *e)
 {
-	if (!e)
+	/* no operator to tell: nothing is ever queued (orders.c notify), so
+	 * no wake-up of the sender at every ES9+ step (issue 8) */
+	if (!e || !e->any_url)
 		return;
 	pthread_mutex_lock(&e->mu);
 	e->kicked = 1;
