@@ -56,6 +56,7 @@ struct opts {
 	double floor_time;
 	int verify_server;
 	int verbose;
+	long new_euicc;              /* > 0: pool of eUICC identities issued here */
 };
 
 struct bench;
@@ -89,6 +90,11 @@ struct bench {
 	atomic_int finished;
 	struct worker *w;
 	int n;
+	/* --new-euicc: the pool, and the next identity to hand out */
+	crypto_cert **id_cert;
+	crypto_key **id_key;
+	long n_ids;
+	atomic_long next_id;
 };
 
 /* The worker running on this thread. A thread-local pointer because the
@@ -167,12 +173,18 @@ static const char usage_text[] =
 "                        leaves more of the machine to the server; segment\n"
 "                        MACs and the profile length are always checked)\n"
 "  --csv FILE            also append one CSV row (header when FILE is new)\n"
+"  --new-euicc N         run: N eUICCs of the PKI's EUM (certificates issued here\n"
+"                        with DIR/euicc/eum.key.pem, EIDs under its prefix), used in\n"
+"                        turn, one per download: with N above the server's cache of\n"
+"                        verified eUICCs (512) every download is a device it has not\n"
+"                        seen, whose certificate it must verify (default 0: the one\n"
+"                        eUICC of DIR/euicc for every download)\n"
 "  -v, --verbose         log what the LPA does\n"
 "  -h, --help            this text\n";
 
 enum opt_id {
 	O_CONNECT = 256, O_FQDN, O_SMDP_ADDRESS, O_PKI, O_PROFILES, O_PROFILE, O_CONC, O_DURATION,
-	O_COUNT, O_SERVER_PID, O_FLOOR_MS, O_FLOOR_TIME, O_VERIFY, O_CSV,
+	O_COUNT, O_SERVER_PID, O_FLOOR_MS, O_FLOOR_TIME, O_VERIFY, O_CSV, O_NEW_EUICC,
 };
 
 static const struct option long_opts[] = {
@@ -190,6 +202,7 @@ static const struct option long_opts[] = {
 	{ "floor-time", required_argument, NULL, O_FLOOR_TIME },
 	{ "verify-server", no_argument, NULL, O_VERIFY },
 	{ "csv", required_argument, NULL, O_CSV },
+	{ "new-euicc", required_argument, NULL, O_NEW_EUICC },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -310,6 +323,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (opt_str(o->csv, sizeof(o->csv), optarg))
 				return usage_error("--csv path too long", NULL);
 			break;
+		case O_NEW_EUICC: {
+			double v;
+			if (opt_num(optarg, 0, BENCH_MAX_IDENTITIES, &v) || v != (long)v)
+				return usage_error("bad --new-euicc (0 to 100000)", optarg);
+			o->new_euicc = (long)v;
+			break;
+		}
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -416,6 +436,93 @@ static int bench_setup(struct bench *b, const struct opts *o)
 	return -1;
 }
 
+/* --new-euicc: n eUICC identities under the PKI's EUM, as SGP.26 issues its
+ * test eUICC (same subject but for the EID, role policy, key usage, key
+ * identifiers), each with its own key and an EID made of the EUM's
+ * permitted prefix, a counter and the check digits (SGP.29). 0 / -1. */
+static int identities_make(struct bench *b, long n)
+{
+	char eum_key_path[PATH_LEN + 32], eid[SMDP_EID_LEN + 1], prefix[SMDP_EID_LEN + 1];
+	crypto_cert *eum = NULL, *own = NULL;
+	crypto_key *eum_key = NULL;
+	int rc = -1, np;
+	time_t now = time(NULL);
+
+	snprintf(eum_key_path, sizeof(eum_key_path), "%s/euicc/eum.key.pem", b->o->pki);
+	if (!(eum = crypto_cert_load(b->eum_cert)) || !(eum_key = crypto_key_load(eum_key_path)) ||
+	    !(own = crypto_cert_load(b->euicc_cert))) {
+		fprintf(stderr, "smdp-bench: --new-euicc needs %s, %s and %s\n", b->eum_cert,
+			eum_key_path, b->euicc_cert);
+		goto out;
+	}
+	/* the EUM's first permitted prefix, else that of the PKI's own eUICC */
+	np = crypto_cert_eid_prefixes(eum, &prefix, 1);
+	if (np < 1 && crypto_cert_subject_serial(own, prefix, sizeof(prefix)) == 0)
+		prefix[8] = '\0';
+	else if (np < 1)
+		goto out;
+	if (strlen(prefix) > 16 || !(b->id_cert = calloc((size_t)n, sizeof(*b->id_cert))) ||
+	    !(b->id_key = calloc((size_t)n, sizeof(*b->id_key))))
+		goto out;
+	for (long i = 0; i < n; i++) {
+		struct crypto_cert_tmpl t;
+		unsigned rest = 0;
+		char digits[96];
+
+		memset(&t, 0, sizeof(t));
+		/* prefix, then digits from the counter, then the check digits */
+		snprintf(digits, sizeof(digits), "%s%0*ld00", prefix, (int)(30 - strlen(prefix)),
+			 1000000 + i);
+		if (strlen(digits) != SMDP_EID_LEN)
+			goto out;
+		memcpy(eid, digits, sizeof(eid));
+		for (int k = 0; k < SMDP_EID_LEN; k++)
+			rest = (rest * 10 + (unsigned)(eid[k] - '0')) % 97;
+		eid[30] = (char)('0' + (98 - rest) / 10);
+		eid[31] = (char)('0' + (98 - rest) % 10);
+		t.subject[0] = (struct crypto_name_attr){ "C", "ES" };
+		t.subject[1] = (struct crypto_name_attr){ "O", "RSP Test EUM" };
+		t.subject[2] = (struct crypto_name_attr){ "serialNumber", eid };
+		t.subject[3] = (struct crypto_name_attr){ "CN", "Test eUICC" };
+		if (crypto_random(t.serial, 8))
+			goto out;
+		t.serial[0] = (uint8_t)((t.serial[0] & 0x7f) | 0x10);
+		t.serial_len = 8;
+		t.not_before = now - 3600;
+		t.not_after = now + 30L * 86400;
+		t.pathlen = -1;
+		t.key_usage = CRYPTO_KU_DIGITAL_SIGNATURE;
+		t.policy = "2.23.146.1.2.1.1";           /* id-rspRole-euicc */
+		t.policy_critical = 1;
+		t.ski = t.aki = 1;
+		if (!(b->id_key[i] = crypto_key_generate(crypto_cert_curve(eum))) ||
+		    !(b->id_cert[i] = crypto_cert_issue(&t, b->id_key[i], eum, eum_key))) {
+			fprintf(stderr, "smdp-bench: cannot issue eUICC certificate %ld\n", i);
+			goto out;
+		}
+		b->n_ids = i + 1;
+	}
+	rc = 0;
+out:
+	crypto_cert_free(eum);
+	crypto_cert_free(own);
+	crypto_key_free(eum_key);
+	return rc;
+}
+
+static void identities_free(struct bench *b)
+{
+	for (long i = 0; i < b->n_ids; i++) {
+		crypto_cert_free(b->id_cert[i]);
+		crypto_key_free(b->id_key[i]);
+	}
+	free(b->id_cert);
+	free(b->id_key);
+	b->id_cert = NULL;
+	b->id_key = NULL;
+	b->n_ids = 0;
+}
+
 /* Open the worker's eUICC and connection (no network yet). 0 / -1. */
 static int worker_open(struct worker *w)
 {
@@ -466,6 +573,14 @@ static int one_download(struct worker *w, double *ms)
 	double t0 = now_s();
 
 	memset(&res, 0, sizeof(res));
+	if (w->b->n_ids) {
+		long i = atomic_fetch_add(&w->b->next_id, 1) % w->b->n_ids;
+		if (euicc_set_identity(&w->e, w->b->id_cert[i], w->b->id_key[i])) {
+			note_error(w, NULL, "cannot switch to the next eUICC identity");
+			*ms = 0;
+			return 0;
+		}
+	}
 	lpa_download(w->h, &w->e, &w->b->lo, &res);
 	*ms = (now_s() - t0) * 1000.0;
 	if (res.outcome == LPA_OK && (!w->b->expect_len || res.profile_len == w->b->expect_len))
@@ -705,6 +820,7 @@ static void report(struct bench *b, double secs, const struct proc_snap *s0,
 	json_string(out, o->connect);
 	fprintf(out, ",\"profile\":");
 	json_string(out, o->profile);
+	fprintf(out, ",\"new_euicc\":%ld", b->n_ids);
 	fprintf(out, ",\"profile_bytes\":%zu,\"concurrency\":%d,\"seconds\":%.3f,\"%s\":%ld,"
 		"\"errors\":%ld,\"warmup_errors\":%ld,\"per_s\":%.2f,\"first_error\":",
 		b->expect_len, b->n, secs, o->mode == MODE_RUN ? "downloads" : "sessions", ok, errors,
@@ -923,8 +1039,14 @@ int main(int argc, char **argv)
 	rc = bench_setup(b, o);
 	if (rc >= 0)
 		goto out;
+	if (o->new_euicc > 0 && o->mode == MODE_RUN && identities_make(b, o->new_euicc)) {
+		rc = EX_FAIL;
+		goto out;
+	}
 	rc = o->mode == MODE_FLOOR ? cmd_floor(b) : cmd_load(b);
 out:
+	if (b)
+		identities_free(b);
 	free(o);
 	free(b);
 	return rc;

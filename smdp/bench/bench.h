@@ -18,6 +18,7 @@
 #define BENCH_MAX_SAMPLES     (1L << 22) /* latency samples kept per series */
 #define BENCH_MAX_ERROR_TEXT  256        /* first error message kept */
 #define BENCH_CHECKPOINTS     10         /* RSS samples of the in-flight measurement */
+#define BENCH_MAX_IDENTITIES  100000     /* --new-euicc pool */
 
 /* ------------------------------------------------------------------ */
 /* stats.c: latency samples, percentiles, /proc readers, JSON text. */

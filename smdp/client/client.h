@@ -129,6 +129,10 @@ struct euicc {
 int euicc_open(struct euicc *e, const struct euicc_cfg *cfg, char *err, size_t errsz);
 /* Free everything euicc_open and the session hold. NULL is fine. */
 void euicc_close(struct euicc *e);
+/* Become another eUICC of the same EUM between sessions: CERT.EUICC and
+ * SK.EUICC replaced (the eUICC takes handles of its own), the EID read
+ * from the certificate, a kept otSK dropped. 0 / -1 (unchanged). */
+int euicc_set_identity(struct euicc *e, const crypto_cert *cert, const crypto_key *key);
 /* End the current session (keeps otSK for a retry). */
 void euicc_session_end(struct euicc *e);
 

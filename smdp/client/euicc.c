@@ -196,6 +196,36 @@ void euicc_close(struct euicc *e)
 	memset(e, 0, sizeof(*e));
 }
 
+int euicc_set_identity(struct euicc *e, const crypto_cert *cert, const crypto_key *key)
+{
+	char eid[SMDP_EID_LEN + 1];
+	uint8_t eid_bin[16];
+	crypto_cert *c;
+	crypto_key *k;
+
+	if (!e || !cert || !key || crypto_cert_subject_serial(cert, eid, sizeof(eid)) ||
+	    euicc_eid_to_bin(eid, eid_bin))
+		return -1;
+	c = crypto_cert_ref(cert);
+	k = crypto_key_ref(key);
+	if (!c || !k) {
+		crypto_cert_free(c);
+		crypto_key_free(k);
+		return -1;
+	}
+	euicc_session_end(e);
+	crypto_cert_free(e->cert);
+	crypto_key_free(e->key);
+	crypto_key_free(e->otsk);
+	e->otsk = NULL;
+	e->otpk_reused = 0;
+	e->cert = c;
+	e->key = k;
+	memcpy(e->eid, eid, sizeof(eid));
+	memcpy(e->eid_bin, eid_bin, sizeof(eid_bin));
+	return 0;
+}
+
 int euicc_get_challenge(struct euicc *e, uint8_t out[SMDP_CHAL_LEN])
 {
 	euicc_session_end(e);

@@ -128,6 +128,25 @@ check "brainpool run reports curve brainpool and a ratio" \
 check "CSV: one header, two rows" \
 	test "$(grep -c '^curve,' "$tmp/r.csv"),$(wc -l <"$tmp/r.csv")" = "1,3"
 
+# --- run with new devices: --new-euicc issues eUICCs under the PKI's EUM ---
+eids_before=$(sqlite3 "$tmp/b.db" 'select count(distinct eid) from notifications where verified = 1')
+"$BENCH" run --connect 127.0.0.1:$PORT_NIST --fqdn $FQDN --pki certs/sgp26-nist --profile $P \
+	--count 6 --concurrency 2 --new-euicc 600 --floor-ms 1 >"$tmp/new.json" 2>"$tmp/new.err"
+check "--new-euicc 600: 6 downloads, no errors, the pool size reported" \
+	grep -qE '"new_euicc":600,.*"downloads":6,"errors":0' "$tmp/new.json"
+eids_after=$(sqlite3 "$tmp/b.db" 'select count(distinct eid) from notifications where verified = 1')
+check "each of the 8 downloads (2 warm-up) came from an eUICC the server had not seen" \
+	test "$((eids_after - eids_before))" = 8
+# ISO 7064 MOD 97-10 (SGP.29): the 32 digits taken as a number leave 1 mod 97
+check "the new EIDs are under the EUM's prefix 89049032 with valid check digits" \
+	test "$(sqlite3 "$tmp/b.db" "select distinct eid from notifications where eid like '89049032%'
+		and eid <> '89049032123451234512345678901235'" | awk '{ r = 0
+		for (i = 1; i <= length($0); i++) r = (r * 10 + substr($0, i, 1)) % 97
+		if (length($0) == 32 && r == 1) n++ } END { print n + 0 }')" = 8
+"$BENCH" run --connect 127.0.0.1:$PORT_NIST --fqdn $FQDN --pki certs/sgp26-nist --profile $P \
+	--count 1 --new-euicc 0.5 >/dev/null 2>&1
+check "--new-euicc 0.5 is a usage error (64)" test $? -eq 64
+
 # --- in flight: sessions started and left open ---
 before=$(sqlite3 "$tmp/b.db" 'select count(*) from sessions where state = 1')
 "$BENCH" inflight --connect 127.0.0.1:$PORT_NIST --fqdn $FQDN --pki certs/sgp26-nist \
