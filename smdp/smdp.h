@@ -216,8 +216,8 @@ enum crypto_curve crypto_key_curve(const crypto_key *k);
 int crypto_key_matches_cert(const crypto_key *priv, const crypto_cert *cert);
 /* A second handle on the same key (reference counted; free each with
  * crypto_key_free). Keys are never changed once made, so threads may
- * verify and agree keys with handles on one key at once. NULL if out of
- * memory. */
+ * verify and agree keys with handles on one key at once. NULL only for
+ * k NULL. */
 crypto_key *crypto_key_ref(const crypto_key *k);
 void crypto_key_free(crypto_key *k);
 
