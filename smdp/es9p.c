@@ -39,6 +39,21 @@ static void txid_text(const struct session *s, char out[33])
 	hex_encode(s->txid, s->txid_len, out, 33);
 }
 
+/* Tell the lab (a != NULL) the session as this call wrote it. */
+static void note_after(struct es9_after *a, const struct session *s)
+{
+	if (!a)
+		return;
+	memset(a, 0, sizeof(*a));
+	a->s.state = s->state;
+	a->s.close_reason = s->close_reason;
+	a->s.expires = s->expires;
+	snprintf(a->s.eid, sizeof(a->s.eid), "%s", s->eid);
+	snprintf(a->s.matching_id, sizeof(a->s.matching_id), "%s", s->matching_id);
+	snprintf(a->s.profile_id, sizeof(a->s.profile_id), "%s", s->profile_id);
+	a->set = 1;
+}
+
 /* End a session after a failed check: SGP.22 5.6 terminates the RSP session
  * on every error; the row stays for the history and late notifications.
  * point > 0: the session's order is told (handleDownloadProgressInfo). */
@@ -164,6 +179,7 @@ enum rsp_status es9p_initiate_authentication(struct smdp *d, const struct es9_ia
 	w.history = &ev;
 	if (store_es9_write(d->store, &w))
 		goto out;
+	note_after(rq->after, &s);
 	memcpy(rs->txid, s.txid, s.txid_len);
 	rs->txid_len = s.txid_len;
 	rs->ci = set->ci_id;
@@ -293,6 +309,7 @@ enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req
 	w.history = &ev;
 	if (store_es9_write(d->store, &w))
 		goto fail;
+	note_after(rq->after, &s);
 	txid_text(&s, tx);
 	log_info("session %s: authenticateClient ok, EID %s, profile %s%s", tx, s.eid, prof->id,
 		 have_binding ? " (earlier binding offered)" : "");
@@ -420,6 +437,7 @@ enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
 	st = orders_es9_bpp_sent(d, &s, &w);
 	if (st)
 		goto fail;
+	note_after(rq->after, &s);
 	memcpy(rs->txid, s.txid, s.txid_len);
 	rs->txid_len = s.txid_len;
 	txid_text(&s, tx);
@@ -456,7 +474,7 @@ static int verify_other(struct smdp *d, const struct pending_notification *pn, c
 }
 
 void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
-			      const struct pending_notification *pn)
+			      const struct pending_notification *pn, struct es9_after *after)
 {
 	struct notification_row row;
 	struct session s;
@@ -524,6 +542,8 @@ void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
 			w.notification = &row;
 			if (orders_es9_pir(d, &s, pn->success, raw, n, &w))
 				log_warn("session %s: could not record the PIR", tx);
+			else
+				note_after(after, &s);
 		} else {
 			log_warn("session %s: could not record the PIR", tx);
 		}
@@ -628,6 +648,7 @@ cancel:
 		st = RSP_ERR_INTERNAL;
 		goto out;
 	}
+	note_after(rq->after, &closed);
 	st = RSP_OK;
 	log_info("session %s: cancelled by the eUICC: %s", tx, detail);
 out:

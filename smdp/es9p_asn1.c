@@ -34,8 +34,8 @@ static enum rsp_status run_initiate_auth(struct smdp *d, const struct es9_asn1_r
 	uint8_t ski_hdr[2] = { 0x04, 0 };   /* SubjectKeyIdentifier OCTET STRING */
 	enum rsp_status st;
 
-	(void)lc;
 	memset(&in, 0, sizeof(in));
+	in.after = lab_call_after(lc);   /* lab: the session as the call left it */
 	memset(&out, 0, sizeof(out));
 	if ((st = der_decode_euicc_info1(rq->obj.p, rq->obj.len, &in.info1)))
 		goto out;
@@ -66,9 +66,9 @@ static enum rsp_status run_authenticate_client(struct smdp *d, const struct es9_
 	struct es9_ac_resp out;
 	enum rsp_status st;
 
-	(void)lc;
 	(void)port;
 	memset(&in, 0, sizeof(in));
+	in.after = lab_call_after(lc);   /* lab: the session as the call left it */
 	memset(&out, 0, sizeof(out));
 	memcpy(in.txid, rq->txid, rq->txid_len);
 	in.txid_len = rq->txid_len;
@@ -101,6 +101,7 @@ static enum rsp_status run_get_bpp(struct smdp *d, const struct es9_asn1_req *rq
 	memset(&in, 0, sizeof(in));
 	memset(&out, 0, sizeof(out));
 	in.fault = lab_call_bpp_fault(lc);   /* lab: a BPP wrong on purpose, NULL none */
+	in.after = lab_call_after(lc);
 	memcpy(in.txid, rq->txid, rq->txid_len);
 	in.txid_len = rq->txid_len;
 	if ((st = der_decode_prepare_download_resp(rq->obj.p, rq->obj.len, &in.pdr)) ||
@@ -124,7 +125,6 @@ static enum rsp_status run_handle_notification(struct smdp *d, const struct es9_
 	struct pending_notification pn;
 	enum rsp_status st;
 
-	(void)lc;
 	(void)port;
 	(void)rs;
 	memset(&pn, 0, sizeof(pn));
@@ -133,7 +133,7 @@ static enum rsp_status run_handle_notification(struct smdp *d, const struct es9_
 			 rsp_status_info(st)->name);
 		goto out;
 	}
-	es9p_handle_notification(d, rq->obj.p, rq->obj.len, &pn);
+	es9p_handle_notification(d, rq->obj.p, rq->obj.len, &pn, lab_call_after(lc));
 out:
 	pending_notification_free(&pn);
 	return st;
@@ -145,10 +145,10 @@ static enum rsp_status run_cancel_session(struct smdp *d, const struct es9_asn1_
 	struct es9_cs_req in;
 	enum rsp_status st;
 
-	(void)lc;
 	(void)port;
 	(void)rs;
 	memset(&in, 0, sizeof(in));
+	in.after = lab_call_after(lc);   /* lab: the session as the call left it */
 	memcpy(in.txid, rq->txid, rq->txid_len);
 	in.txid_len = rq->txid_len;
 	if ((st = der_decode_cancel_session_resp(rq->obj.p, rq->obj.len, &in.csr)))

@@ -105,8 +105,8 @@ static enum rsp_status run_initiate_auth(struct smdp *d, const cJSON *rq, int po
 	uint8_t ski_hdr[2] = { 0x04, 0 };
 	enum rsp_status st;
 
-	(void)lc;
 	memset(&in, 0, sizeof(in));
+	in.after = lab_call_after(lc);   /* lab: the session as the call left it */
 	memset(&out, 0, sizeof(out));
 	if ((st = get_b64(rq, "euiccChallenge", &chal)) ||
 	    (st = get_b64(rq, "euiccInfo1", &info1)) ||
@@ -148,8 +148,8 @@ static enum rsp_status run_authenticate_client(struct smdp *d, const cJSON *rq, 
 	enum rsp_status st;
 
 	(void)port;
-	(void)lc;
 	memset(&in, 0, sizeof(in));
+	in.after = lab_call_after(lc);   /* lab: the session as the call left it */
 	memset(&out, 0, sizeof(out));
 	if ((st = get_txid(rq, in.txid, &in.txid_len)) ||
 	    (st = get_b64(rq, "authenticateServerResponse", &asr)) ||
@@ -183,6 +183,7 @@ static enum rsp_status run_get_bpp(struct smdp *d, const cJSON *rq, int port, cJ
 	memset(&in, 0, sizeof(in));
 	memset(&out, 0, sizeof(out));
 	in.fault = lab_call_bpp_fault(lc);   /* lab: a BPP wrong on purpose, NULL none */
+	in.after = lab_call_after(lc);
 	if ((st = get_txid(rq, in.txid, &in.txid_len)) ||
 	    (st = get_b64(rq, "prepareDownloadResponse", &pdr)) ||
 	    (st = der_decode_prepare_download_resp(pdr.p, pdr.len, &in.pdr)) ||
@@ -210,7 +211,6 @@ static enum rsp_status run_handle_notification(struct smdp *d, const cJSON *rq, 
 
 	(void)port;
 	(void)rs;
-	(void)lc;
 	memset(&pn, 0, sizeof(pn));
 	if ((st = get_b64(rq, "pendingNotification", &raw)) ||
 	    (st = der_decode_pending_notification(raw.p, raw.len, &pn))) {
@@ -218,7 +218,7 @@ static enum rsp_status run_handle_notification(struct smdp *d, const cJSON *rq, 
 			 rsp_status_info(st)->name);
 		goto out;
 	}
-	es9p_handle_notification(d, raw.p, raw.len, &pn);
+	es9p_handle_notification(d, raw.p, raw.len, &pn, lab_call_after(lc));
 out:
 	buf_free(&raw);
 	pending_notification_free(&pn);
@@ -234,8 +234,8 @@ static enum rsp_status run_cancel_session(struct smdp *d, const cJSON *rq, int p
 
 	(void)port;
 	(void)rs;
-	(void)lc;
 	memset(&in, 0, sizeof(in));
+	in.after = lab_call_after(lc);   /* lab: the session as the call left it */
 	if ((st = get_txid(rq, in.txid, &in.txid_len)) ||
 	    (st = get_b64(rq, "cancelSessionResponse", &csr)) ||
 	    (st = der_decode_cancel_session_resp(csr.p, csr.len, &in.csr)))

@@ -509,6 +509,7 @@ struct lab_call {
 	int has_result;                 /* lab_call_result was told the status */
 	enum rsp_status result;
 	cJSON *gbpp_answer;             /* lab_call_bpp: the success answer, readable */
+	struct es9_after after;         /* lab_call_after: the session as written */
 };
 
 static int64_t now_us(void)
@@ -860,6 +861,11 @@ void lab_call_bpp(struct lab_call *c, const uint8_t *txid, size_t txid_len, cons
 	c->gbpp_answer = trace_gbpp_answer(txid, txid_len, bpp, n);
 }
 
+struct es9_after *lab_call_after(struct lab_call *c)
+{
+	return c ? &c->after : NULL;
+}
+
 struct bpp_fault *lab_call_bpp_fault(struct lab_call *c)
 {
 	return (c && c->bpp.kind != BPP_FAULT_NONE) ? &c->bpp : NULL;
@@ -1035,8 +1041,10 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		}
 	}
 
-	/* the session's state change */
-	if ((have_after = load_session(c, &s))) {
+	/* the session's state change: as the function wrote it, else read back */
+	if (c->after.set)
+		s = c->after.s;
+	if ((have_after = c->after.set || load_session(c, &s))) {
 		if (!c->eid[0])
 			snprintf(c->eid, sizeof(c->eid), "%s", s.eid);
 		if (!c->matching_id[0])

@@ -83,6 +83,10 @@ struct bpp_fault *lab_call_bpp_fault(struct lab_call *c);
  * and the metrics take it from here instead of reading the body back
  * (SGP.22 6.5.1.4 header). NULL is fine. */
 void lab_call_result(struct lab_call *c, enum rsp_status st);
+/* Where the ES9+ function puts the session as it wrote it (es9_*_req.after,
+ * es9p_handle_notification): lab_call_end then takes the session's new
+ * state from there instead of reading it back. NULL when c is NULL. */
+struct es9_after *lab_call_after(struct lab_call *c);
 /* getBoundProfilePackage on the JSON binding succeeded with this
  * transactionId and BPP (DER, not base64): the trace summarises the answer
  * from them rather than parsing the JSON body back. The summary is the

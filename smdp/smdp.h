@@ -1511,11 +1511,20 @@ struct smdp {                       /* the server context, passed everywhere */
 	struct lab *lab;                /* lab features (lab.h), NULL = off */
 };
 
+/* The session as an ES9+ call left it, for the lab's trace (lab_call_after):
+ * filled when the call wrote the session, left alone otherwise (the lab then
+ * reads it back from the store). */
+struct es9_after {
+	int set;
+	struct session_brief s;
+};
+
 struct es9_ia_req {                 /* initiateAuthentication (5.6.1) */
 	uint8_t euicc_challenge[SMDP_CHAL_LEN];
 	struct euicc_info1 info1;
 	char smdp_address[SMDP_MAX_ADDRESS + 1];
 	int port;                       /* port of the listener the call came in on */
+	struct es9_after *after;        /* lab: NULL none */
 };
 struct es9_ia_resp {
 	uint8_t txid[SMDP_TXID_LEN];
@@ -1530,6 +1539,7 @@ struct es9_ac_req {                 /* authenticateClient (5.6.3) */
 	uint8_t txid[16];
 	size_t txid_len;
 	struct auth_server_resp asr;
+	struct es9_after *after;        /* lab: NULL none */
 };
 struct es9_ac_resp {
 	uint8_t txid[16];
@@ -1545,6 +1555,7 @@ struct es9_gbpp_req {               /* getBoundProfilePackage (5.6.2) */
 	size_t txid_len;
 	struct prepare_download_resp pdr;
 	struct bpp_fault *fault;        /* lab: passed to bpp_build, NULL none */
+	struct es9_after *after;        /* lab: NULL none */
 };
 struct es9_gbpp_resp {
 	uint8_t txid[16];
@@ -1555,6 +1566,7 @@ struct es9_cs_req {                 /* cancelSession (5.6.5) */
 	uint8_t txid[16];
 	size_t txid_len;
 	struct cancel_session_resp csr;
+	struct es9_after *after;        /* lab: NULL none */
 };
 
 enum rsp_status es9p_initiate_authentication(struct smdp *d, const struct es9_ia_req *rq,
@@ -1567,7 +1579,7 @@ enum rsp_status es9p_get_bpp(struct smdp *d, const struct es9_gbpp_req *rq,
  * be verified is logged and stored as unverified. raw = the
  * PendingNotification DER as received. */
 void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
-			      const struct pending_notification *pn);
+			      const struct pending_notification *pn, struct es9_after *after);
 enum rsp_status es9p_cancel_session(struct smdp *d, const struct es9_cs_req *rq);
 void es9_ia_resp_free(struct es9_ia_resp *r);
 void es9_ac_resp_free(struct es9_ac_resp *r);
