@@ -520,26 +520,19 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Add an event whose detail is the JSON o (consumed), with a copy of the
- * body p[0..n) when n > 0 (request/response events: stored as received,
- * decoded into readable JSON only when somebody reads the trace). */
-static void add_event_body(struct lab_call *c, const char *kind, cJSON *o, const uint8_t *p,
+/* Add an event whose detail is the JSON text (malloc'd; consumed), with a
+ * copy of the body p[0..n) when n > 0 (request/response events: stored as
+ * received, decoded into readable JSON only when somebody reads the trace). */
+static void add_event_text(struct lab_call *c, const char *kind, char *text, const uint8_t *p,
 			   size_t n)
 {
 	struct lab_event *e;
 	uint8_t *copy = NULL;
-	char *text;
 
-	if (!o)
+	if (!text)
 		return;
 	if (c->n_ev == LAB_MAX_EVENTS || (n && !(copy = malloc(n)))) {
-		cJSON_Delete(o);
-		return;
-	}
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (!text) {
-		free(copy);
+		free(text);
 		return;
 	}
 	if (n)
@@ -551,6 +544,61 @@ static void add_event_body(struct lab_call *c, const char *kind, cJSON *o, const
 	e->detail = text;
 	e->body = copy;
 	e->body_len = n;
+}
+
+/* The same with the detail as a cJSON object o (consumed). */
+static void add_event_body(struct lab_call *c, const char *kind, cJSON *o, const uint8_t *p,
+			   size_t n)
+{
+	char *text;
+
+	if (!o)
+		return;
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	add_event_text(c, kind, text, p, n);
+}
+
+/* printf into a new string: the details of the common events, written
+ * directly (building and printing cJSON objects for them was ~3% of the
+ * server's CPU). NULL if out of memory. */
+static char *textf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *textf(const char *fmt, ...)
+{
+	va_list ap;
+	char *t;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(t = malloc((size_t)n + 1)))
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(t, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return t;
+}
+
+/* s as the contents of a JSON string (quotes, backslashes and control
+ * characters escaped; other bytes as they are, as cJSON prints them),
+ * cut to fit out. */
+static void json_text(const char *s, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (; s && *s && o + 7 < outsz; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)ch;
+		} else if (ch < 0x20) {
+			o += (size_t)snprintf(out + o, outsz - o, "\\u%04x", ch);
+		} else {
+			out[o++] = (char)ch;
+		}
+	}
+	out[o] = '\0';
 }
 
 static void add_event(struct lab_call *c, const char *kind, cJSON *o)
@@ -804,21 +852,27 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 		}
 		snprintf(c->profile, sizeof(c->profile), "%s", s.profile_id);
 	}
-	if (lab->cfg.traces && (ev = cJSON_CreateObject())) {
+	if (lab->cfg.traces && fn != ES9_GET_BPP) {
+		char method[64], path[256];
+		json_text(rq->method, method, sizeof(method));
+		json_text(rq->path, path, sizeof(path));
+		add_event_text(c, "request", textf("{\"binding\":\"%s\",\"method\":\"%s\","
+						   "\"path\":\"%s\",\"bytes\":%zu}",
+						   b == LAB_JSON ? "json" : "asn1", method, path,
+						   rq->body_len), rq->body, rq->body_len);
+		if (c->n_ev)
+			c->ev[c->n_ev - 1].time_us = c->start_us;   /* when it arrived */
+	} else if (lab->cfg.traces && (ev = cJSON_CreateObject())) {
 		cJSON_AddStringToObject(ev, "binding", b == LAB_JSON ? "json" : "asn1");
 		cJSON_AddStringToObject(ev, "method", rq->method ? rq->method : "");
 		cJSON_AddStringToObject(ev, "path", rq->path ? rq->path : "");
 		cJSON_AddNumberToObject(ev, "bytes", (double)rq->body_len);
-		if (fn == ES9_GET_BPP) {
-			/* decoded now: the raw PrepareDownloadResponse holds hashCc,
-			 * which must never be stored (trace_object leaves it out) */
-			cJSON *body = trace_request(fn, b, rq->body, rq->body_len);
-			if (body)
-				cJSON_AddItemToObject(ev, "body", body);
-			add_event(c, "request", ev);
-		} else {
-			add_event_body(c, "request", ev, rq->body, rq->body_len);
-		}
+		/* getBoundProfilePackage: decoded now, the raw PrepareDownloadResponse
+		 * holds hashCc, which must never be stored (trace_object leaves it out) */
+		cJSON *body = trace_request(fn, b, rq->body, rq->body_len);
+		if (body)
+			cJSON_AddItemToObject(ev, "body", body);
+		add_event(c, "request", ev);
 		if (c->n_ev)
 			c->ev[c->n_ev - 1].time_us = c->start_us;   /* when it arrived */
 	}
@@ -950,7 +1004,6 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 	char subject[16], reason[16];
 	double secs;
 	int st, have_after = 0;
-	cJSON *o;
 
 	if (!c)
 		return;
@@ -982,25 +1035,23 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 	if (c->expire_after && expire_session(c))
 		add_fault_event(c, &c->act, "not applied: initiateAuthentication created no session");
 
-	/* the response, its body kept as sent (or as it would have been) */
-	if (c->lab->cfg.traces && (o = cJSON_CreateObject())) {
+	/* the response, its body kept as sent (or as it would have been);
+	 * durationMs with microsecond precision (cJSON's printing of a double,
+	 * two sprintf and an sscanf, was ~2% of the server's CPU) */
+	if (c->lab->cfg.traces) {
 		int kept = !rs->drop;
-		if (c->drop || c->drop_after)
-			cJSON_AddStringToObject(o, "delivered", "no: connection closed without an "
-						"answer");
-		cJSON_AddNumberToObject(o, "http", rs->drop || c->drop_after ? 0 : rs->status);
-		{
-			/* microsecond precision as text: cJSON's own printing of a
-			 * double (three passes through printf and scanf) was ~2% of
-			 * the server's CPU under load */
-			char ms[32];
-			snprintf(ms, sizeof(ms), "%.3f", secs * 1000.0);
-			cJSON_AddRawToObject(o, "durationMs", ms);
-		}
+		char head[160];
+		char *text;
+
+		snprintf(head, sizeof(head), "%s\"http\":%d,\"durationMs\":%.3f",
+			 c->drop || c->drop_after ? "\"delivered\":\"no: connection closed without "
+			 "an answer\"," : "", rs->drop || c->drop_after ? 0 : rs->status,
+			 secs * 1000.0);
 		if (kept && c->fn == ES9_GET_BPP) {
 			/* the BPP is summarised now, its contents never stored; when
 			 * the binding handed over the success it sent, from that */
 			cJSON *body;
+			char *bt;
 			if (c->gbpp_answer && c->has_result && c->result == RSP_OK &&
 			    !c->answered && rs->status == 200 && c->b == LAB_JSON) {
 				body = c->gbpp_answer;
@@ -1009,17 +1060,23 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 				body = trace_response(c->fn, c->b, rs->status, rs->body.p,
 						      rs->body.len);
 			}
-			if (body)
-				cJSON_AddItemToObject(o, c->drop_after ? "discardedBody" : "body",
-						      body);
+			bt = body ? cJSON_PrintUnformatted(body) : NULL;
+			cJSON_Delete(body);
+			text = bt ? textf("{%s,\"%s\":%s}", head,
+					  c->drop_after ? "discardedBody" : "body", bt) :
+				    textf("{%s}", head);
+			cJSON_free(bt);
 			kept = 0;
 		} else if (kept) {
 			/* for the decoding when the trace is read (decode_body) */
-			cJSON_AddStringToObject(o, "binding", c->b == LAB_JSON ? "json" : "asn1");
-			cJSON_AddNumberToObject(o, "status", rs->status);
-			cJSON_AddStringToObject(o, "bodyAs", c->drop_after ? "discardedBody" : "body");
+			text = textf("{%s,\"binding\":\"%s\",\"status\":%d,\"bodyAs\":\"%s\"}", head,
+				     c->b == LAB_JSON ? "json" : "asn1", rs->status,
+				     c->drop_after ? "discardedBody" : "body");
+		} else {
+			text = textf("{%s}", head);
 		}
-		add_event_body(c, "response", o, kept ? rs->body.p : NULL, kept ? rs->body.len : 0);
+		add_event_text(c, "response", text, kept ? rs->body.p : NULL,
+			       kept ? rs->body.len : 0);
 	}
 	if (c->drop_after) {
 		rs->drop = 1;
@@ -1056,14 +1113,19 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 	}
 	if (have_after && (!c->had_session || (int)s.state != c->state_before ||
 			   s.close_reason != c->close_before)) {
-		if ((o = cJSON_CreateObject())) {
-			cJSON_AddStringToObject(o, "from", c->had_session ?
-						trace_state_name(c->state_before) : "none");
-			cJSON_AddStringToObject(o, "to", trace_state_name(s.state));
-			if (s.state == SESSION_CLOSED)
-				cJSON_AddStringToObject(o, "closeReason", trace_close_name(s.close_reason));
-			add_event(c, "state", o);
-		}
+		/* the names are our own words: nothing to escape */
+		if (c->lab->cfg.traces && s.state == SESSION_CLOSED)
+			add_event_text(c, "state", textf("{\"from\":\"%s\",\"to\":\"%s\","
+							 "\"closeReason\":\"%s\"}",
+							 c->had_session ?
+							 trace_state_name(c->state_before) : "none",
+							 trace_state_name(s.state),
+							 trace_close_name(s.close_reason)), NULL, 0);
+		else if (c->lab->cfg.traces)
+			add_event_text(c, "state", textf("{\"from\":\"%s\",\"to\":\"%s\"}",
+							 c->had_session ?
+							 trace_state_name(c->state_before) : "none",
+							 trace_state_name(s.state)), NULL, 0);
 		if (s.state == SESSION_CLOSED && s.close_reason != CLOSE_NONE)
 			metrics_download(c->lab->metrics, trace_close_name(s.close_reason));
 	}
@@ -1071,15 +1133,16 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 	/* the checks the function made: they follow from the function and its
 	 * status (trace_checks), so the status is stored and the list is
 	 * written out when the trace is read (decode_body) */
-	if (c->lab->cfg.traces && (o = cJSON_CreateObject())) {
-		cJSON_AddArrayToObject(o, "checks");
+	if (c->lab->cfg.traces) {
 		if (c->answered)
-			cJSON_AddStringToObject(o, "note", "none: the answer was injected by a fault rule");
+			add_event_text(c, "check", textf("{\"checks\":[],\"note\":\"none: the answer "
+							 "was injected by a fault rule\"}"), NULL, 0);
 		else if (st < 0 && !c->drop_after)
-			cJSON_AddStringToObject(o, "note", "none: the call got no ES9+ answer");
+			add_event_text(c, "check", textf("{\"checks\":[],\"note\":\"none: the call "
+							 "got no ES9+ answer\"}"), NULL, 0);
 		else
-			cJSON_AddNumberToObject(o, "checksOf", c->drop_after ? RSP_OK : st);
-		add_event(c, "check", o);
+			add_event_text(c, "check", textf("{\"checks\":[],\"checksOf\":%d}",
+							 c->drop_after ? RSP_OK : st), NULL, 0);
 	}
 	metrics_call(c->lab->metrics, c->fn, secs, subject, reason);
 
