@@ -39,6 +39,26 @@ static void txid_text(const struct session *s, char out[33])
 	hex_encode(s->txid, s->txid_len, out, 33);
 }
 
+/* A new transactionId (SGP.22 5.6.1: the SM-DP+ makes it, unique): the
+ * time in milliseconds (6 bytes, big-endian), then 10 random bytes. Time
+ * first, new sessions and their trace rows go to the end of the indexes
+ * keyed by transactionId instead of anywhere in them (issue 8: fewer pages
+ * written per commit); 80 random bits keep them unique and unguessable,
+ * and every call of a session is checked against the eUICC's signatures
+ * anyway. 0 / -1. */
+static int new_txid(struct session *s)
+{
+	struct timespec ts;
+	uint64_t ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	for (int i = 0; i < 6; i++)
+		s->txid[i] = (uint8_t)(ms >> (8 * (5 - i)));
+	s->txid_len = SMDP_TXID_LEN;
+	return crypto_random(s->txid + 6, SMDP_TXID_LEN - 6);
+}
+
 /* Tell the lab (a != NULL) the session as this call wrote it. */
 static void note_after(struct es9_after *a, const struct session *s)
 {
@@ -154,9 +174,7 @@ enum rsp_status es9p_initiate_authentication(struct smdp *d, const struct es9_ia
 		goto out;
 
 	st = RSP_ERR_INTERNAL;
-	s.txid_len = SMDP_TXID_LEN;
-	if (crypto_random(s.txid, s.txid_len) ||
-	    crypto_random(s.server_challenge, SMDP_CHAL_LEN))
+	if (new_txid(&s) || crypto_random(s.server_challenge, SMDP_CHAL_LEN))
 		goto out;
 	s.state = SESSION_AUTH_STARTED;
 	s.created = (int64_t)time(NULL);

@@ -353,6 +353,18 @@ check "and once smdp-lab disables it, the next call runs untouched" \
 	result_is "$tmp/g2.out" '^result: ok'
 "$LABCLI" --db "$tmp/main.db" fault-del all
 
+# transactionIds: 6 bytes of milliseconds since 1970, then 10 random bytes
+api GET /api/sessions >/dev/null
+now_ms=$(date +%s%3N)
+check "transactionIds start with the time they were made (ms), newest first, random after" \
+	bash -c "jq -r '.sessions[].transactionId' '$tmp/api.body' | grep -E '^[0-9A-F]{32}$' | head -n 6 | awk -v now=$now_ms '
+		{ ms = 0; for (i = 1; i <= 12; i++) ms = ms * 16 + index(\"0123456789ABCDEF\", substr(\$0, i, 1)) - 1
+		  if (length(\$0) != 32 || ms > now || now - ms > 600000) bad = 1
+		  if (NR > 1 && ms > prev) bad = 1
+		  if (seen[substr(\$0, 13)]++) bad = 1
+		  prev = ms; n++ }
+		END { exit !(n == 6 && !bad) }'"
+
 # --- metrics ---
 n_ia=$(sqlite3 "$tmp/main.db" "select count(*) from $FLAT where kind='request' and function='initiateAuthentication'")
 check "smdp_es9_requests_total counts every initiateAuthentication ($n_ia)" \
