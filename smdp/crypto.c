@@ -24,6 +24,7 @@
 #include <openssl/objects.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -49,6 +50,7 @@ struct crypto_cert {
 	X509 *x;
 	uint8_t *der;    /* the bytes we were given, exactly */
 	size_t der_len;
+	int lite;        /* crypto_cert_from_der_lite: no decoded public key */
 };
 
 /* Log the first queued OpenSSL error at debug level and empty the queue:
@@ -127,6 +129,11 @@ static EVP_PKEY *curve_params[2];   /* [0] NIST P-256, [1] brainpoolP256r1 */
  * looked up by name for every segment (NULL: fetched at each use). */
 static EVP_CIPHER *alg_aes_cbc, *alg_aes_ecb;
 static EVP_MAC_CTX *alg_cmac;       /* CMAC with AES-128 chosen */
+/* A library context with no algorithms (the "null" provider): certificates
+ * parsed in it skip OpenSSL 3.0's decoding of their public key through the
+ * provider decoders (crypto_cert_from_der_lite) */
+static OSSL_LIB_CTX *lite_ctx;
+static OSSL_PROVIDER *lite_null;
 
 static void params_init(void)
 {
@@ -148,6 +155,10 @@ static void params_init(void)
 		alg_cmac = NULL;
 	}
 	EVP_MAC_free(mac);
+	if ((lite_ctx = OSSL_LIB_CTX_new()) && !(lite_null = OSSL_PROVIDER_load(lite_ctx, "null"))) {
+		OSSL_LIB_CTX_free(lite_ctx);
+		lite_ctx = NULL;
+	}
 	ERR_clear_error();
 	for (int i = 0; i < 2; i++) {
 		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
@@ -170,6 +181,10 @@ void crypto_release(void)
 	EVP_MAC_CTX_free(alg_cmac);
 	alg_aes_cbc = alg_aes_ecb = NULL;
 	alg_cmac = NULL;
+	OSSL_PROVIDER_unload(lite_null);
+	OSSL_LIB_CTX_free(lite_ctx);
+	lite_null = NULL;
+	lite_ctx = NULL;
 }
 
 static const EVP_PKEY *params_of(enum crypto_curve c)
@@ -618,7 +633,7 @@ out:
 /* ------------------------------------------------------------------ */
 /* Certificates */
 
-crypto_cert *crypto_cert_from_der(const uint8_t *der, size_t n)
+static crypto_cert *cert_parse(const uint8_t *der, size_t n, int lite)
 {
 	crypto_cert *c = NULL;
 	const uint8_t *p = der;
@@ -626,11 +641,17 @@ crypto_cert *crypto_cert_from_der(const uint8_t *der, size_t n)
 
 	if (!der || n == 0 || n > SMDP_MAX_CERT)
 		goto out;
-	x = d2i_X509(NULL, &p, (long)n);
-	if (!x) {
+	if (lite) {
+		pthread_once(&params_once, params_init);
+		if (!lite_ctx || !(x = X509_new_ex(lite_ctx, NULL)))
+			goto out;
+	}
+	/* reusing x on failure frees it and sets it to NULL */
+	if (!d2i_X509(&x, &p, (long)n)) {
 		ossl_fail("d2i_X509");
 		goto out;
 	}
+	ERR_clear_error();   /* lite: the undecoded public key's errors */
 	if (p != der + n) /* trailing bytes after the certificate */
 		goto out;
 	c = calloc(1, sizeof(*c));
@@ -642,10 +663,21 @@ crypto_cert *crypto_cert_from_der(const uint8_t *der, size_t n)
 	memcpy(c->der, der, n);
 	c->der_len = n;
 	c->x = x;
+	c->lite = lite;
 	x = NULL;
 out:
 	X509_free(x);
 	return c;
+}
+
+crypto_cert *crypto_cert_from_der(const uint8_t *der, size_t n)
+{
+	return cert_parse(der, n, 0);
+}
+
+crypto_cert *crypto_cert_from_der_lite(const uint8_t *der, size_t n)
+{
+	return cert_parse(der, n, 1);
 }
 
 crypto_cert *crypto_cert_load(const char *path)
@@ -713,6 +745,7 @@ crypto_cert *crypto_cert_ref(const crypto_cert *c)
 	memcpy(r->der, c->der, c->der_len);
 	r->der_len = c->der_len;
 	r->x = c->x;
+	r->lite = c->lite;
 	return r;
 }
 
@@ -725,10 +758,39 @@ void crypto_cert_free(crypto_cert *c)
 	free(c);
 }
 
+/* A lite certificate's key, read from its SubjectPublicKeyInfo: the curve
+ * (id-ecPublicKey with a named curve we support) and the uncompressed
+ * point; the point is checked when a key is made of it. CURVE_NONE when it
+ * is anything else. */
+static enum crypto_curve spki_ec(const crypto_cert *c, const uint8_t **pt, int *ptlen)
+{
+	ASN1_OBJECT *alg = NULL;
+	X509_ALGOR *a = NULL;
+	const void *pval = NULL;
+	int ptype = 0, nid;
+
+	if (!X509_PUBKEY_get0_param(&alg, pt, ptlen, &a, X509_get_X509_PUBKEY(c->x)) ||
+	    OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey)
+		return CURVE_NONE;
+	X509_ALGOR_get0(NULL, &ptype, &pval, a);
+	if (ptype != V_ASN1_OBJECT)
+		return CURVE_NONE;
+	nid = OBJ_obj2nid(pval);
+	return nid == NID_X9_62_prime256v1 ? CURVE_NIST_P256 :
+	       nid == NID_brainpoolP256r1 ? CURVE_BRAINPOOL_P256R1 : CURVE_NONE;
+}
+
 crypto_key *crypto_cert_pubkey(const crypto_cert *c)
 {
 	EVP_PKEY *pk;
 
+	if (c && c->lite) {
+		const uint8_t *pt = NULL;
+		int n = 0;
+		enum crypto_curve cv = spki_ec(c, &pt, &n);
+		return cv == CURVE_NONE || n != SMDP_POINT_LEN ? NULL :
+		       crypto_key_from_point(cv, pt, (size_t)n);
+	}
 	if (!c || !(pk = X509_get_pubkey(c->x))) {
 		ERR_clear_error();
 		return NULL;
@@ -738,6 +800,11 @@ crypto_key *crypto_cert_pubkey(const crypto_cert *c)
 
 enum crypto_curve crypto_cert_curve(const crypto_cert *c)
 {
+	const uint8_t *pt;
+	int n;
+
+	if (c && c->lite)
+		return spki_ec(c, &pt, &n);
 	return c ? pkey_curve(X509_get0_pubkey(c->x)) : CURVE_NONE;
 }
 
@@ -761,7 +828,56 @@ int crypto_cert_ski(const crypto_cert *c, uint8_t *out, size_t outsz)
 
 int crypto_cert_aki(const crypto_cert *c, uint8_t *out, size_t outsz)
 {
+	if (c && c->lite) {
+		/* read directly: the extension cache of a lite certificate
+		 * (x509v3_cache_extensions) wants a SHA-1 its context lacks */
+		AUTHORITY_KEYID *ak = X509_get_ext_d2i(c->x, NID_authority_key_identifier, NULL,
+						       NULL);
+		int n = ak ? copy_octets(ak->keyid, out, outsz) : 0;
+		AUTHORITY_KEYID_free(ak);
+		ERR_clear_error();
+		return n;
+	}
 	return c ? copy_octets(X509_get0_authority_key_id(c->x), out, outsz) : -1;
+}
+
+/* The signature of a lite certificate (its library context has no
+ * algorithms, so X509_verify cannot run there): ecdsa-with-SHA256, the same
+ * algorithm inside and outside the TBSCertificate and without parameters,
+ * checked with pk over the TBSCertificate bytes as received. 1 / 0. */
+static int lite_signed_by(const crypto_cert *c, EVP_PKEY *pk)
+{
+	const ASN1_BIT_STRING *sig = NULL;
+	const X509_ALGOR *alg = NULL;
+	const ASN1_OBJECT *oid = NULL;
+	const uint8_t *p = c->der, *tbs;
+	long len, tbs_len;
+	int tag, cls, ptype = 0, v = 0;
+	EVP_MD_CTX *md = NULL;
+
+	X509_get0_signature(&sig, &alg, c->x);
+	if (!sig || !alg || X509_ALGOR_cmp(alg, X509_get0_tbs_sigalg(c->x)))
+		return 0;
+	X509_ALGOR_get0(&oid, &ptype, NULL, alg);
+	if (OBJ_obj2nid(oid) != NID_ecdsa_with_SHA256 || ptype != V_ASN1_UNDEF ||
+	    (sig->flags & 0x07))   /* a signature is whole bytes */
+		return 0;
+	/* Certificate ::= SEQUENCE { tbsCertificate, ... }: d2i_X509 accepted
+	 * these very bytes, so the two headers are well formed */
+	if (ASN1_get_object(&p, &len, &tag, &cls, (long)c->der_len) & 0x80 ||
+	    tag != V_ASN1_SEQUENCE)
+		return 0;
+	tbs = p;
+	if (ASN1_get_object(&p, &len, &tag, &cls, (long)(c->der + c->der_len - p)) & 0x80 ||
+	    tag != V_ASN1_SEQUENCE)
+		return 0;
+	tbs_len = (long)(p - tbs) + len;
+	if ((md = EVP_MD_CTX_new()) &&
+	    EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pk) == 1)
+		v = EVP_DigestVerify(md, sig->data, (size_t)sig->length, tbs, (size_t)tbs_len) == 1;
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+	return v;
 }
 
 int crypto_cert_signed_by(const crypto_cert *c, const crypto_cert *issuer)
@@ -773,6 +889,8 @@ int crypto_cert_signed_by(const crypto_cert *c, const crypto_cert *issuer)
 		ERR_clear_error();
 		return -1;
 	}
+	if (c->lite)
+		return lite_signed_by(c, pk);
 	/* X509_verify gives -1 for e.g. a key of another curve: for the
 	 * caller that is simply "not signed by this issuer" */
 	v = X509_verify(c->x, pk);
@@ -841,6 +959,17 @@ long crypto_cert_key_usage(const crypto_cert *c)
 {
 	if (!c)
 		return -1;
+	if (c->lite) {
+		/* as crypto_cert_aki: the extension itself, first two bytes as
+		 * X509_get_key_usage gives them; absent, twice or malformed: -1 */
+		ASN1_BIT_STRING *ku = X509_get_ext_d2i(c->x, NID_key_usage, NULL, NULL);
+		long v = -1;
+		if (ku && ku->length > 0)
+			v = ku->data[0] | (ku->length > 1 ? ku->data[1] << 8 : 0);
+		ASN1_BIT_STRING_free(ku);
+		ERR_clear_error();
+		return v;
+	}
 	/* X509_get_key_usage reports "all bits" when the extension is absent */
 	if (!(X509_get_extension_flags(c->x) & EXFLAG_KUSAGE))
 		return -1;

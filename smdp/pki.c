@@ -590,7 +590,7 @@ static enum rsp_status verify_euicc_cert(const struct pki_set *set, const crypto
 
 	*pub = NULL;
 	/* eUICC: issued by the EUM. */
-	euicc = crypto_cert_from_der(euicc_der->p, euicc_der->len);
+	euicc = crypto_cert_from_der_lite(euicc_der->p, euicc_der->len);
 	if (!euicc) {
 		st = RSP_ERR_EUICC_CERT_INVALID;
 		goto out;
@@ -866,7 +866,7 @@ crypto_key *pki_euicc_key(const struct pki_set *set, const struct buf *euicc_der
 	crypto_sha256(euicc_der->p, euicc_der->len, NULL, 0, h);
 	if (set && cache_get(set->cache, h, &e))
 		return e.key;
-	c = crypto_cert_from_der(euicc_der->p, euicc_der->len);
+	c = crypto_cert_from_der_lite(euicc_der->p, euicc_der->len);
 	k = c ? crypto_cert_pubkey(c) : NULL;
 	crypto_cert_free(c);
 	return k;

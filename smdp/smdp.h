@@ -248,6 +248,14 @@ int crypto_cmac(const uint8_t key[16], const uint8_t *msg, size_t n, uint8_t out
 /* Parse one certificate from DER (exact length: trailing bytes rejected).
  * NULL on error. */
 crypto_cert *crypto_cert_from_der(const uint8_t *der, size_t n);
+/* The same for a certificate that is only checked and whose EC key is
+ * taken (eUICC certificates, SGP.22 5.6.3): parsed without OpenSSL 3.0
+ * decoding its public key through the provider decoders (~0.1 ms idle,
+ * several times that under load). crypto_cert_signed_by (as the signed
+ * certificate: ecdsa-with-SHA256 only), _curve and _pubkey read the key
+ * from the SubjectPublicKeyInfo; the name, validity and extension
+ * functions work as for any certificate. */
+crypto_cert *crypto_cert_from_der_lite(const uint8_t *der, size_t n);
 /* Load a certificate from a DER or PEM file. NULL on error. */
 crypto_cert *crypto_cert_load(const char *path);
 /* The certificate's DER bytes (owned by cert; valid while cert lives). */

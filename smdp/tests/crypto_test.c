@@ -771,6 +771,81 @@ out:
 		crypto_cert_free(c[i]);
 }
 
+/* crypto_cert_from_der_lite (eUICC certificates, parsed without decoding
+ * the key): for the SGP.26 eUICC of each curve it must agree with the full
+ * parse on everything pki.c asks, verify under its EUM, and refuse the
+ * same certificate with one byte changed in the signed part or in the
+ * signature, and under another issuer. */
+static void test_lite(struct tally *t, const struct env *e, const char *dir)
+{
+	char path[600];
+	struct buf der = { 0 };
+	crypto_cert *full = NULL, *lite = NULL, *eum = NULL, *ci = NULL, *bad = NULL;
+	crypto_key *kf = NULL, *kl = NULL;
+	uint8_t pf[SMDP_POINT_LEN], pl[SMDP_POINT_LEN], af[32], al[32];
+	char sf[64], sl[64];
+	int naf, nal;
+
+	snprintf(path, sizeof(path), "%s/certs/%s/euicc/euicc.der", e->root, dir);
+	if (file_read(path, SMDP_MAX_CERT, &der)) {
+		check(t, 0, "%s: read %s", dir, path);
+		return;
+	}
+	snprintf(path, sizeof(path), "certs/%s/euicc/eum.der", dir);
+	eum = cert_at(e, path);
+	snprintf(path, sizeof(path), "certs/%s/ci.der", dir);
+	ci = cert_at(e, path);
+	full = crypto_cert_from_der(der.p, der.len);
+	lite = crypto_cert_from_der_lite(der.p, der.len);
+	kf = crypto_cert_pubkey(full);
+	kl = crypto_cert_pubkey(lite);
+	naf = crypto_cert_aki(full, af, sizeof(af));
+	nal = crypto_cert_aki(lite, al, sizeof(al));
+	check(t, full && lite && eum && ci && kf && kl && crypto_key_point(kf, pf) == 0 &&
+	      crypto_key_point(kl, pl) == 0 && !memcmp(pf, pl, sizeof(pf)) &&
+	      crypto_cert_curve(full) == crypto_cert_curve(lite) &&
+	      crypto_cert_curve(lite) != CURVE_NONE &&
+	      naf > 0 && naf == nal && !memcmp(af, al, (size_t)naf) &&
+	      crypto_cert_key_usage(full) == crypto_cert_key_usage(lite) &&
+	      crypto_cert_is_ca(full) == crypto_cert_is_ca(lite) &&
+	      crypto_cert_has_policy(lite, "2.23.146.1.2.1.1") == 1 &&
+	      crypto_cert_subject_serial(full, sf, sizeof(sf)) == 0 &&
+	      crypto_cert_subject_serial(lite, sl, sizeof(sl)) == 0 && !strcmp(sf, sl) &&
+	      crypto_cert_not_after(full) == crypto_cert_not_after(lite),
+	      "%s: the lite eUICC certificate gives the same key, curve, AKI, key usage, CA flag, "
+	      "policy, EID and notAfter as the full parse", dir);
+	check(t, crypto_cert_signed_by(lite, eum) == 1 && crypto_cert_signed_by(full, eum) == 1,
+	      "%s: the lite certificate verifies under its EUM, as the full one", dir);
+	check(t, crypto_cert_signed_by(lite, ci) == 0,
+	      "%s: ... and not under the CI", dir);
+	/* "Test eUICC" in the subject's CN becomes "Test eUICD": still parses */
+	for (size_t i = 0; i + 10 <= der.len; i++)
+		if (!memcmp(der.p + i, "Test eUICC", 10)) {
+			der.p[i + 9] = 'D';
+			bad = crypto_cert_from_der_lite(der.p, der.len);
+			check(t, bad && crypto_cert_signed_by(bad, eum) == 0,
+			      "%s: one byte changed in the TBSCertificate: refused", dir);
+			crypto_cert_free(bad);
+			der.p[i + 9] = 'C';
+			break;
+		}
+	/* the last byte belongs to the signature's s */
+	der.p[der.len - 1] ^= 0x01;
+	bad = crypto_cert_from_der_lite(der.p, der.len);
+	check(t, bad && crypto_cert_signed_by(bad, eum) == 0,
+	      "%s: one bit changed in the signature: refused", dir);
+	crypto_cert_free(bad);
+	check(t, !crypto_cert_from_der_lite(der.p, der.len - 1),
+	      "%s: a truncated certificate does not parse", dir);
+	buf_free(&der);
+	crypto_key_free(kf);
+	crypto_key_free(kl);
+	crypto_cert_free(full);
+	crypto_cert_free(lite);
+	crypto_cert_free(eum);
+	crypto_cert_free(ci);
+}
+
 int main(int argc, char **argv)
 {
 	struct tally t = { 0, 0 };
@@ -791,6 +866,8 @@ int main(int argc, char **argv)
 	test_ecdh_curve(&t, &e, "sgp26-nist", CURVE_NIST_P256);
 	test_ecdh_curve(&t, &e, "sgp26-brp", CURVE_BRAINPOOL_P256R1);
 	test_v3_eum(&t, &e);
+	test_lite(&t, &e, "sgp26-nist");
+	test_lite(&t, &e, "sgp26-brp");
 	{
 		char f[600];
 		tmp_of(&e, f, sizeof(f), "kdf.txt");
