@@ -1017,7 +1017,7 @@ static int cmd_floor(struct bench *b)
 	printf("}\n");
 	fprintf(stderr, "floor %s %s: %.3f ms CPU per download (%d signs x %.0f us, %d verifies "
 		"x %.0f us (cert %.0f us), keygen %.0f us, otPK import %.0f us, ECDH %.0f us, KDF "
-		"%.1f us, BSP %zu bytes %.0f us); outside the floor: certificate parse %.0f us\n",
+		"%.1f us, BSP %zu bytes %.0f us); outside the floor: eUICC certificate parse %.0f us\n",
 		crypto_curve_name(fr.curve), b->o->profile, f, fr.signs, fr.sign_us, fr.verifies,
 		fr.verify_us, fr.cert_verify_us, fr.keygen_us, fr.point_us, fr.ecdh_us, fr.kdf_us,
 		fr.bsp_bytes, fr.bsp_us, fr.cert_parse_us);

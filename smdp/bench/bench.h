@@ -98,8 +98,9 @@ struct floor_result {
 	double kdf_us;            /* scp03t_derive (X9.63 KDF) */
 	double bsp_us;            /* scp03t_wrap of every segment (AES-CBC + CMAC) */
 	size_t bsp_bytes;         /* plaintext bytes the BSP protected */
-	double cert_parse_us;     /* crypto_cert_from_der of CERT.EUICC: not crypto, not
-	                             in the floor; shown because the server does it */
+	double cert_parse_us;     /* crypto_cert_from_der_lite of CERT.EUICC, as pki.c
+	                             parses it: not crypto, not in the floor; shown
+	                             because the server does it per new device */
 	int signs, verifies;      /* operations counted into download_us */
 };
 
