@@ -4,7 +4,8 @@
 # reports sane, self-consistent fields, that what it counted agrees with the
 # server's own database (sqlite3 CLI) and with the protocol (four ES9+ calls
 # per download), that the ratio to the crypto floor is computed, and that
-# failures are reported as failures. It never asserts on speed.
+# failures are reported as failures; then scripts/bench-instructions and
+# scripts/bench themselves in tiny runs. It never asserts on speed.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -195,6 +196,45 @@ else
 			END { exit n != 2 }' "$tmp/ir/instructions.csv"
 	check "bench-instructions: the table is written" grep -q '^| nist | yes |' "$tmp/ir/instructions.md"
 fi
+# --- the whole benchmark script (scripts/bench), a tiny run ---
+# one curve, one profile, one client, 1 s; what is checked is that every file
+# is written, that each row's ratios are its CPU over its floors, and that the
+# floors measured beside the runs are there: never the speed itself
+BUILD=$BUILD BENCH_OUT="$tmp/sb" BENCH_NO_BUILD=1 BENCH_INSTRUCTIONS=0 BENCH_CURVES=nist \
+	BENCH_PROFILES=$P BENCH_CONCURRENCY=1 BENCH_DURATION=1 BENCH_SESSIONS=200 \
+	BENCH_FLOOR_ROUNDS=1 BENCH_SPEED_ROUNDS=1 BENCH_NEW_EUICC=16 \
+	BENCH_PORT=$((PORT_NIST + 4)) scripts/bench >"$tmp/sb.out" 2>&1
+check "bench: exit 0" test $? -eq 0
+check "bench: one matrix row and one new-devices row beside their floors" \
+	awk -F, -v p=$P 'NR > 1 && $1 == "nist" && $2 == p && $4 > 0 && $5 > 0 {
+		if ($3 == 1) m++; else if ($3 == "new") d++ } END { exit !(m == 1 && d == 1) }' \
+	"$tmp/sb/beside.csv"
+# summary.md matrix row: server CPU (col 8), floor (9), ratio (10), floor
+# beside (12), ratio beside (13); both ratios are quotients of the row's own
+# numbers, and the floor beside is the mean of beside.csv's two
+check "bench: summary row, ratio = CPU / floor and ratio beside = CPU / floor beside" \
+	awk -F'|' -v bcsv="$tmp/sb/beside.csv" 'BEGIN {
+		while ((getline l < bcsv) > 0) { split(l, f, ","); if (f[3] == "1") b = (f[4] + f[5]) / 2 } }
+		$2 ~ /nist/ && $4 + 0 == 1 {
+			cpu = $8 + 0; fl = $9 + 0; r = $10 + 0; bs = $12 + 0; rb = $13 + 0
+			if (cpu <= 0 || fl <= 0 || bs <= 0) exit 1
+			if ((cpu / fl - r) ^ 2 > 0.0001 || (cpu / bs - rb) ^ 2 > 0.0001) exit 1
+			if ((bs - b) ^ 2 > 0.000001) exit 1
+			n++ } END { exit n != 1 }' "$tmp/sb/summary.md"
+check "bench: the spread of the floors beside the runs is printed" \
+	grep -qE '^Floor beside the runs, nist: [0-9.]+ to [0-9.]+ ms' "$tmp/sb/summary.md"
+# results.json read back with SQLite's JSON functions (the sqlite3 CLI)
+jq_sql() { sqlite3 :memory: "SELECT $1 FROM (SELECT readfile('$tmp/sb/results.json') AS j)"; }
+check "bench: results.json holds the runs, new devices, in flight and floors beside" \
+	test "$(jq_sql "json_valid(j), json_array_length(j, '\$.runs'),
+		json_extract(j, '\$.runs[0].errors'), json_array_length(j, '\$.new_devices'),
+		json_extract(j, '\$.new_devices[0].errors'), json_array_length(j, '\$.inflight'),
+		json_array_length(j, '\$.floor_beside_ms'),
+		json_extract(j, '\$.floor_beside_ms[0].new_devices') + 2 * json_extract(j, '\$.floor_beside_ms[1].new_devices'),
+		json_extract(j, '\$.floor_beside_ms[0].before') > 0 AND json_extract(j, '\$.floor_beside_ms[1].after') > 0")" \
+		= "1|1|0|1|0|1|2|2|1"
+check "bench: the plot is written" bash -c "head -c 8 $tmp/sb/bench.png | grep -q PNG"
+
 check "no sanitizer report in the server log" \
 	bash -c "! grep -E 'Sanitizer|runtime error' $tmp/server.log"
 check "no sanitizer report from smdp-bench" \
