@@ -294,7 +294,7 @@ enum {
 /* Every statement the store runs after open, prepared once. */
 enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-	Q_SESSION_INSERT, Q_SESSION_UPDATE, Q_SESSION_GET, Q_SESSION_BRIEF,
+	Q_SESSION_INSERT, Q_SESSION_UPDATE, Q_SESSION_EXPIRES, Q_SESSION_GET, Q_SESSION_BRIEF,
 	Q_SWEEP_DELETE, Q_SWEEP_EXPIRE,
 	Q_BINDING_GET, Q_BINDING_PUT, Q_BINDING_DELETE,
 	Q_HISTORY_ADD, Q_HISTORY_ALL, Q_HISTORY_TXID,
@@ -320,14 +320,18 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLS ") VALUES "
 		"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 		"?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+	/* expires apart (Q_SESSION_EXPIRES): naming it here would rewrite
+	 * its index entry, one more page, on every call, while only
+	 * authenticateClient moves it */
 	[Q_SESSION_UPDATE] = "UPDATE sessions SET state = ?2, created = ?3, "
-		"expires = ?4, ci_name = ?5, euicc_challenge = ?6, "
+		"ci_name = ?5, euicc_challenge = ?6, "
 		"server_challenge = ?7, svn = ?8, eid = ?9, matching_id = ?10, "
 		"profile_id = ?11, euicc_cert = ?12, eum_cert = ?13, "
 		"euicc_signature1 = ?14, smdp_signed2 = ?15, smdp_signature2 = ?16, "
 		"cc_required = ?17, has_bound_otpk = ?18, bound_otpk = ?19, "
 		"profile_metadata = ?20, close_reason = ?21, order_id = ?22, "
 		"euicc_info2 = ?23, device_info = ?24 WHERE txid = ?1",
+	[Q_SESSION_EXPIRES] = "UPDATE sessions SET expires = ?2 WHERE txid = ?1 AND expires <> ?2",
 	[Q_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions WHERE txid = ?1",
 	[Q_SESSION_BRIEF] = "SELECT state, close_reason, expires, eid, matching_id, profile_id "
 		"FROM sessions WHERE txid = ?1",
@@ -752,9 +756,14 @@ struct store *store_open(const char *path, char *err, size_t errsz)
 		goto out;
 	}
 	/* NORMAL is durable in WAL mode except for the last commits before a
-	 * power loss; the database itself never corrupts */
-	if (sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	 * power loss; the database itself never corrupts. secure_delete FAST:
+	 * Debian builds SQLite with it ON, which zeroes every freed page and
+	 * writes it (the overflow pages of each deleted binding: two WAL frames
+	 * per download); FAST zeroes deleted cells on pages written anyway. The
+	 * rows deleted hold no secret: public keys, the BPP as sent (encrypted
+	 * under session keys that are never stored), certificates. */
+	if (sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+			 "PRAGMA secure_delete=FAST", NULL, NULL, NULL) != SQLITE_OK)
 		goto sqlfail;
 	if (migrate(st->db, &st->version, err, errsz))
 		goto out;
@@ -886,6 +895,20 @@ static int session_step(struct store *st, const struct session *s, int insert)
 	if (!insert && sqlite3_changes(st->db) == 0) {
 		log_warn("store: session update: unknown transaction id");
 		return -1;
+	}
+	if (!insert) {
+		/* writes only when the expiry moved */
+		q = st->q[Q_SESSION_EXPIRES];
+		if (bind_bytes(q, 1, s->txid, s->txid_len) || bind_i64(q, 2, s->expires)) {
+			stmt_done(q);
+			return -1;
+		}
+		step = sqlite3_step(q);
+		stmt_done(q);
+		if (step != SQLITE_DONE) {
+			log_error("store: session expiry update: %s", sqlite3_errmsg(st->db));
+			return -1;
+		}
 	}
 	return 0;
 }

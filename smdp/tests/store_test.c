@@ -851,6 +851,23 @@ int main(void)
 		check(&t, store_session_brief(st, unknown, sizeof(unknown), &b) == 0 &&
 		      b.eid[0] == '\0', "session brief of an unknown txid: 0, zeroed");
 	}
+	/* the expiry is written by a statement of its own, only when it moved:
+	 * an update that keeps it changes the rest, and the index agrees */
+	s.state = SESSION_CLIENT_AUTHED;
+	s.close_reason = 0;
+	check(&t, store_session_update(st, &s) == 0, "update that keeps the expiry");
+	r = store_session_get(st, s.txid, s.txid_len, &got);
+	check(&t, r == 1 && session_eq(&s, &got), "update that keeps the expiry: every field as written");
+	session_free(&got);
+	s.expires += 7;
+	check(&t, store_session_update(st, &s) == 0, "update that moves only the expiry");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM sessions INDEXED BY sessions_expires "
+		 "WHERE expires = %lld", (long long)s.expires);
+	check(&t, cli_is(path, sql, "1") && cli_is(path, "PRAGMA integrity_check", "ok"),
+	      "the expiry index finds the moved expiry; integrity_check ok");
+	r = store_session_get(st, s.txid, s.txid_len, &got);
+	check(&t, r == 1 && session_eq(&s, &got), "moved expiry read back");
+	session_free(&got);
 	fill_session(&other, 8);
 	check(&t, store_session_update(st, &other) == -1, "update of an unknown txid fails");
 	other.txid_len = 0;
