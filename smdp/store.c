@@ -760,8 +760,9 @@ struct store *store_open(const char *path, char *err, size_t errsz)
 	 * Debian builds SQLite with it ON, which zeroes every freed page and
 	 * writes it (the overflow pages of each deleted binding: two WAL frames
 	 * per download); FAST zeroes deleted cells on pages written anyway. The
-	 * rows deleted hold no secret: public keys, the BPP as sent (encrypted
-	 * under session keys that are never stored), certificates. */
+	 * rows deleted hold no secret: public keys, certificates, the BPP as
+	 * sent (the profile encrypted under session keys that are never stored;
+	 * the metadata in clear, as the eUICC's notifications carry it too). */
 	if (sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
 			 "PRAGMA secure_delete=FAST", NULL, NULL, NULL) != SQLITE_OK)
 		goto sqlfail;
