@@ -95,6 +95,10 @@ struct bench {
 	crypto_key **id_key;
 	long n_ids;
 	atomic_long next_id;
+	/* busy share of each CPU over the measured window (pinned runs: which
+	 * side's cores were full); n_cpu 0 when /proc/stat was unreadable */
+	double cpu_busy[BENCH_MAX_CPUS];
+	int n_cpu;
 };
 
 /* The worker running on this thread. A thread-local pointer because the
@@ -844,9 +848,12 @@ static void report(struct bench *b, double secs, const struct proc_snap *s0,
 			srv_cpu, srv_ms, util, s0->rss_kb, s1->rss_kb, s1->hwm_kb);
 	else
 		fprintf(out, ",\"server\":null");
-	fprintf(out, ",\"machine\":{\"cpus\":%ld,\"busy_cores\":%.3f,\"others_cores\":%.3f}",
-		sysconf(_SC_NPROCESSORS_ONLN), secs > 0 && machine_cpu >= 0 ? machine_cpu / secs : -1,
-		others);
+	fprintf(out, ",\"machine\":{\"cpus\":%ld,\"busy_cores\":%.3f,\"others_cores\":%.3f,"
+		"\"cpu_busy\":[", sysconf(_SC_NPROCESSORS_ONLN),
+		secs > 0 && machine_cpu >= 0 ? machine_cpu / secs : -1, others);
+	for (int i = 0; i < b->n_cpu; i++)
+		fprintf(out, "%s%.3f", i ? "," : "", b->cpu_busy[i]);
+	fprintf(out, "]}");
 	if (n_chk > 0) {
 		fprintf(out, ",\"rss_kb_by_sessions\":[");
 		for (int i = 0; i < n_chk; i++)
@@ -897,6 +904,8 @@ static int cmd_load(struct bench *b)
 	struct floor_result fr;
 	long rss_at[BENCH_CHECKPOINTS + 1], done_at[BENCH_CHECKPOINTS + 1];
 	double floor_ms = 0, t0, secs, c0, cli, m0 = 0, m1 = 0, mach = -1;
+	double cb0[BENCH_MAX_CPUS], cb1[BENCH_MAX_CPUS];   /* per-CPU busy seconds */
+	int n_cpu0, n_cpu1;
 	int have_m;
 	int have_fr = 0, started = 0, n_chk = 0, rc = EX_FAIL, barriers = 0;
 	long ok = 0;
@@ -949,7 +958,8 @@ static int cmd_load(struct bench *b)
 	if (o->server_pid > 0)
 		proc_read(o->server_pid, &s0);
 	c0 = self_cpu_s();
-	have_m = machine_busy_s(&m0) == 0;
+	n_cpu0 = machine_busy_s(&m0, cb0, BENCH_MAX_CPUS);
+	have_m = n_cpu0 >= 0;
 	t0 = now_s();
 	b->deadline = t0 + o->duration;
 	if (o->mode == MODE_INFLIGHT && s0.ok) {
@@ -973,8 +983,15 @@ static int cmd_load(struct bench *b)
 		pthread_join(b->w[i].th, NULL);
 	secs = now_s() - t0;
 	cli = self_cpu_s() - c0;
-	if (have_m && machine_busy_s(&m1) == 0)
+	b->n_cpu = 0;
+	n_cpu1 = have_m ? machine_busy_s(&m1, cb1, BENCH_MAX_CPUS) : -1;
+	if (n_cpu1 >= 0)
 		mach = m1 - m0;
+	if (n_cpu1 > 0 && n_cpu1 == n_cpu0 && secs > 0) {   /* no CPU came or went */
+		for (int i = 0; i < n_cpu1; i++)
+			b->cpu_busy[i] = (cb1[i] - cb0[i]) / secs;
+		b->n_cpu = n_cpu1;
+	}
 	if (o->server_pid > 0)
 		proc_read(o->server_pid, &s1);
 	if (o->mode == MODE_INFLIGHT && s1.ok && n_chk <= BENCH_CHECKPOINTS) {

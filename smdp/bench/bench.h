@@ -19,6 +19,7 @@
 #define BENCH_MAX_ERROR_TEXT  256        /* first error message kept */
 #define BENCH_CHECKPOINTS     10         /* RSS samples of the in-flight measurement */
 #define BENCH_MAX_IDENTITIES  100000     /* --new-euicc pool */
+#define BENCH_MAX_CPUS        256        /* CPUs whose busy time a run reports */
 
 /* ------------------------------------------------------------------ */
 /* stats.c: latency samples, percentiles, /proc readers, JSON text. */
@@ -59,8 +60,12 @@ struct proc_snap {
 int proc_read(pid_t pid, struct proc_snap *out);
 
 /* CPU seconds the whole machine has been busy (all CPUs, all processes:
- * user, nice, system, irq, softirq, steal of /proc/stat). 0 / -1. */
-int machine_busy_s(double *busy);
+ * user, nice, system, irq, softirq, steal of /proc/stat's "cpu" line), and
+ * from the same read each CPU's own (its "cpuN" line): per_cpu[N] for CPU N
+ * below max, 0 for CPUs not listed (offline). per_cpu may be NULL. The
+ * number of per_cpu entries used (highest N + 1), or -1 if /proc/stat
+ * cannot be read. */
+int machine_busy_s(double *busy, double *per_cpu, int max);
 /* CPU seconds this process has used (all threads), from getrusage. */
 double self_cpu_s(void);
 /* Monotonic wall clock in seconds. */

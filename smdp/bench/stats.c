@@ -137,23 +137,42 @@ out:
 	return rc;
 }
 
-int machine_busy_s(double *busy)
+int machine_busy_s(double *busy, double *per_cpu, int max)
 {
-	unsigned long long v[8] = { 0 };
-	FILE *f = fopen("/proc/stat", "r");
-	int n;
+	unsigned long long v[8];
+	double tck = (double)sysconf(_SC_CLK_TCK);
+	char line[512];
+	FILE *f;
+	int n = 0, cpu, have_total = 0;
 
 	*busy = 0;
-	if (!f)
+	if (per_cpu && max > 0)
+		memset(per_cpu, 0, (size_t)max * sizeof(*per_cpu));
+	if (!(f = fopen("/proc/stat", "r")))
 		return -1;
-	/* "cpu user nice system idle iowait irq softirq steal ..." (proc(5)) */
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-		   &v[4], &v[5], &v[6], &v[7]);
+	/* "cpu user nice system idle iowait irq softirq steal ..." (proc(5)),
+	 * then one "cpuN ..." line per online CPU */
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "cpu", 3) != 0)
+			continue;
+		memset(v, 0, sizeof(v));
+		if (line[3] == ' ') {
+			if (sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+				   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 7)
+				break;
+			*busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tck;
+			have_total = 1;
+		} else if (per_cpu &&
+			   sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
+				  &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 8 &&
+			   cpu >= 0 && cpu < max) {
+			per_cpu[cpu] = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tck;
+			if (cpu + 1 > n)
+				n = cpu + 1;
+		}
+	}
 	fclose(f);
-	if (n < 7)
-		return -1;
-	*busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
-	return 0;
+	return have_total ? n : -1;
 }
 
 double self_cpu_s(void)

@@ -202,7 +202,7 @@ fi
 # floors measured beside the runs are there: never the speed itself
 BUILD=$BUILD BENCH_OUT="$tmp/sb" BENCH_NO_BUILD=1 BENCH_INSTRUCTIONS=0 BENCH_CURVES=nist \
 	BENCH_PROFILES=$P BENCH_CONCURRENCY=1 BENCH_DURATION=1 BENCH_SESSIONS=200 \
-	BENCH_FLOOR_ROUNDS=1 BENCH_SPEED_ROUNDS=1 BENCH_NEW_EUICC=16 \
+	BENCH_FLOOR_ROUNDS=1 BENCH_SPEED_ROUNDS=1 BENCH_NEW_EUICC=16 BENCH_SCALING_CLIENTS=2 \
 	BENCH_PORT=$((PORT_NIST + 4)) scripts/bench >"$tmp/sb.out" 2>&1
 check "bench: exit 0" test $? -eq 0
 check "bench: one matrix row and one new-devices row beside their floors" \
@@ -234,6 +234,47 @@ check "bench: results.json holds the runs, new devices, in flight and floors bes
 		json_extract(j, '\$.floor_beside_ms[0].before') > 0 AND json_extract(j, '\$.floor_beside_ms[1].after') > 0")" \
 		= "1|1|0|1|0|1|2|2|1"
 check "bench: the plot is written" bash -c "head -c 8 $tmp/sb/bench.png | grep -q PNG"
+# scaling rows: server on 1, 2, 4 ... of this script's CPUs while one is left
+# for the client; each row pinned as it says (taskset's view of the server),
+# without errors; none on a 1-CPU machine, which summary.md then says
+ncpu=$(taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' |
+	awk -F- 'NF == 2 { n += $2 - $1 + 1; next } { n++ } END { print n }')
+want=0
+for ((k = 1; k < ncpu; k *= 2)); do want=$((want + 1)); done
+check "bench: $want scaling row(s) for $ncpu CPUs, pinned as claimed, no errors" \
+	awk -v want=$want '{ n++
+		if (match($0, /"server_cpus":"[^"]*"/) == 0) exit 1; a = substr($0, RSTART + 15, RLENGTH - 16)
+		if (match($0, /"server_affinity":"[^"]*"/) == 0) exit 1; b = substr($0, RSTART + 19, RLENGTH - 20)
+		if (a != b || $0 !~ /"errors":0,/) exit 1 } END { exit n != want }' "$tmp/sb/scaling.jsonl"
+# the per-CPU busy shares behind "server CPUs busy" (smdp-bench's
+# machine.cpu_busy): one per online CPU, none above a whole CPU, together the
+# machine's busy cores from /proc/stat's total line; /proc/stat counts in
+# ticks, rounded per line, so both bounds allow 3 ticks per CPU over the window
+tck=$(getconf CLK_TCK)
+online=$(getconf _NPROCESSORS_ONLN)
+if [ "$want" -gt 0 ]; then
+	row=$(head -n 1 "$tmp/sb/scaling.jsonl")
+	cb=$(sed -nE 's/.*"cpu_busy":\[([0-9.,]*)\].*/\1/p' <<<"$row")
+	check "bench: cpu_busy has $online entries, each <= 1 CPU, adding up to busy_cores" \
+		awk -F, -v n="$online" -v tck="$tck" \
+		-v secs="$(sed -nE 's/.*"seconds":([0-9.]+).*/\1/p' <<<"$row")" \
+		-v bc="$(sed -nE 's/.*"busy_cores":([0-9.]+).*/\1/p' <<<"$row")" '{
+		slack = 3 / tck / secs; if (secs <= 0 || bc == "") exit 1
+		for (i = 1; i <= NF; i++) { if ($i < 0 || $i > 1 + slack) exit 1; t += $i }
+		exit !(NF == n && (t - bc) ^ 2 <= (n * slack) ^ 2) }' <<<"$cb"
+	check "bench: server CPUs busy = the mean of its CPUs' cpu_busy" \
+		awk -F, -v list="$(sed -nE 's/.*"server_cpus":"([^"]*)".*/\1/p' <<<"$row")" \
+		-v got="$(sed -nE 's/.*"server_cpus_busy":([0-9.]+).*/\1/p' <<<"$row")" '{
+		k = split(list, l, ","); for (i = 1; i <= k; i++) t += $(l[i] + 1)
+		exit !(k > 0 && got != "" && (t / k - got) ^ 2 < 0.000001) }' <<<"$cb"
+	check "bench: summary.md has the scaling table with the 1-core row" \
+		grep -qE '^\| nist \| 1 \([0-9]+\) \| [0-9]+ \| 2 \|' "$tmp/sb/summary.md"
+else
+	check "bench: summary.md says no scaling runs were possible" \
+		grep -q '^No scaling runs' "$tmp/sb/summary.md"
+fi
+check "bench: results.json holds the scaling rows" \
+	test "$(jq_sql "json_array_length(j, '\$.scaling')")" = "$want"
 
 check "no sanitizer report in the server log" \
 	bash -c "! grep -E 'Sanitizer|runtime error' $tmp/server.log"
