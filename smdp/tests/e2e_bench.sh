@@ -247,11 +247,12 @@ check "bench: $want scaling row(s) for $ncpu CPUs, pinned as claimed, no errors"
 		if (match($0, /"server_affinity":"[^"]*"/) == 0) exit 1; b = substr($0, RSTART + 19, RLENGTH - 20)
 		if (a != b || $0 !~ /"errors":0,/) exit 1 } END { exit n != want }' "$tmp/sb/scaling.jsonl"
 # the per-CPU busy shares behind "server CPUs busy" (smdp-bench's
-# machine.cpu_busy): one per online CPU, none above a whole CPU, together the
-# machine's busy cores from /proc/stat's total line; /proc/stat counts in
+# machine.cpu_busy): one per CPU number up to the highest online one (an
+# offline CPU in between keeps its place, at 0), none above a whole CPU,
+# together the machine's busy cores from /proc/stat's total line; /proc/stat counts in
 # ticks, rounded per line, so both bounds allow 3 ticks per CPU over the window
 tck=$(getconf CLK_TCK)
-online=$(getconf _NPROCESSORS_ONLN)
+online=$(tr ',' '\n' </sys/devices/system/cpu/online | awk -F- '{ if ($NF + 1 > n) n = $NF + 1 } END { print n }')
 if [ "$want" -gt 0 ]; then
 	row=$(head -n 1 "$tmp/sb/scaling.jsonl")
 	cb=$(sed -nE 's/.*"cpu_busy":\[([0-9.,]*)\].*/\1/p' <<<"$row")
