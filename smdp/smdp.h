@@ -73,6 +73,9 @@ int hex_decode(const char *in, uint8_t *out, size_t outsz);
 /* Standard base64 with padding; returns a malloc'd NUL-terminated string
  * (caller frees) or NULL. */
 char *b64_encode(const uint8_t *in, size_t n);
+/* The same inside double quotes: a JSON string that needs no escaping, for
+ * adding as raw JSON text (the ES9+ binding's large fields). */
+char *b64_encode_quoted(const uint8_t *in, size_t n);
 /* Decode standard base64 (padding required, no whitespace inside) of slen
  * chars into out (replaced). 0 / -1 on any invalid input. */
 int b64_decode(const char *in, size_t slen, struct buf *out);

@@ -99,25 +99,53 @@ int hex_decode(const char *in, uint8_t *out, size_t outsz)
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *b64_encode(const uint8_t *in, size_t n)
+/* Write the base64 of in[0..n) at o; returns the end. Whole 3-byte groups
+ * first, without the per-byte tests the tail needs. */
+static char *b64_put(char *o, const uint8_t *in, size_t n)
 {
-	size_t olen = 4 * ((n + 2) / 3);
-	char *out = malloc(olen + 1), *o = out;
+	size_t i = 0;
 
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		o[0] = b64_alphabet[v >> 18];
+		o[1] = b64_alphabet[v >> 12 & 63];
+		o[2] = b64_alphabet[v >> 6 & 63];
+		o[3] = b64_alphabet[v & 63];
+		o += 4;
+	}
+	if (i < n) {
 		uint32_t v = (uint32_t)in[i] << 16;
 		if (i + 1 < n)
 			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		*o++ = b64_alphabet[v >> 18 & 63];
-		*o++ = b64_alphabet[v >> 12 & 63];
-		*o++ = i + 1 < n ? b64_alphabet[v >> 6 & 63] : '=';
-		*o++ = i + 2 < n ? b64_alphabet[v & 63] : '=';
+		o[0] = b64_alphabet[v >> 18];
+		o[1] = b64_alphabet[v >> 12 & 63];
+		o[2] = i + 1 < n ? b64_alphabet[v >> 6 & 63] : '=';
+		o[3] = '=';
+		o += 4;
 	}
-	*o = '\0';
+	return o;
+}
+
+char *b64_encode(const uint8_t *in, size_t n)
+{
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+
+	if (!out)
+		return NULL;
+	*b64_put(out, in, n) = '\0';
+	return out;
+}
+
+char *b64_encode_quoted(const uint8_t *in, size_t n)
+{
+	char *out = malloc(4 * ((n + 2) / 3) + 3), *o;
+
+	if (!out)
+		return NULL;
+	out[0] = '"';
+	o = b64_put(out + 1, in, n);
+	o[0] = '"';
+	o[1] = '\0';
 	return out;
 }
 

@@ -2264,6 +2264,15 @@ static void test_base64(void)
 		free(e);
 	}
 	check(ok, "base64 round trip of every length 0..300");
+	for (size_t n = 0; n <= sizeof(data) && ok; n++) {
+		char *e = b64_encode(data, n), *q = b64_encode_quoted(data, n);
+		size_t el = e ? strlen(e) : 0;
+		ok = e && q && strlen(q) == el + 2 && q[0] == '"' && q[el + 1] == '"' &&
+		     !memcmp(q + 1, e, el);
+		free(e);
+		free(q);
+	}
+	check(ok, "quoted base64 is the same text between two double quotes, every length 0..300");
 	{
 		/* the same 300 bytes through openssl base64 -A */
 		char *e = b64_encode(data, sizeof(data)), line[1024] = "", path[] =
