@@ -243,7 +243,7 @@ void es9p_asn1_handle(struct smdp *d, const struct http_request *rq, int port,
 		goto out;
 	}
 	/* lab (lab.h): trace, faults, metrics; NULL and no-ops when d->lab is */
-	lc = lab_call_begin(d->lab, d, r->fn, LAB_ASN1, rq);
+	lc = lab_call_begin(d->lab, d, r->fn, LAB_ASN1, rq, NULL);
 	if (lab_call_answer(lc, rs))
 		goto out;
 	if (st == RSP_OK && !es9p_admin_protocol_supported(rq->admin_protocol))

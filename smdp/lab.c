@@ -509,6 +509,7 @@ struct lab_call {
 	int has_result;                 /* lab_call_result was told the status */
 	enum rsp_status result;
 	cJSON *gbpp_answer;             /* lab_call_bpp: the success answer, readable */
+	char told_txid[LAB_TXID_TEXT];  /* lab_call_txid: the answer's transactionId */
 	struct es9_after after;         /* lab_call_after: the session as written */
 };
 
@@ -641,12 +642,17 @@ static void set_txid(struct lab_call *c, const char *hex)
 }
 
 /* What the request says about the session (trace_request_keys); the EID
- * and matchingId of authenticateClient only with ids. */
-static void request_keys(struct lab_call *c, const uint8_t *body, size_t n, int ids)
+ * and matchingId of authenticateClient only with ids. json: the binding's
+ * parse of body, or NULL to parse it here. */
+static void request_keys(struct lab_call *c, const uint8_t *body, size_t n, const cJSON *json,
+			 int ids)
 {
 	struct trace_keys k;
 
-	trace_request_keys(c->fn, c->b, body, n, ids, &k);
+	if (json)
+		trace_request_keys_json(c->fn, json, ids, &k);
+	else
+		trace_request_keys(c->fn, c->b, body, n, ids, &k);
 	set_txid(c, k.txid[0] ? k.txid : NULL);
 	if (k.eid[0] && !c->eid[0])
 		snprintf(c->eid, sizeof(c->eid), "%s", k.eid);
@@ -809,7 +815,8 @@ static void eval_faults(struct lab_call *c, struct fault_rule *rules, int n)
 }
 
 struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
-				enum lab_binding b, const struct http_request *rq)
+				enum lab_binding b, const struct http_request *rq,
+				const cJSON *json)
 {
 	struct lab_call *c;
 	struct session_brief s;
@@ -830,7 +837,9 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 	c->b = b;
 	/* the transactionId, then one read: the rules' generation and the
 	 * session; the EID and matchingId only when a rule looks at them */
-	request_keys(c, rq->body, rq->body_len, 0);
+	if (b != LAB_JSON)
+		json = NULL;
+	request_keys(c, rq->body, rq->body_len, json, 0);
 	peek = d->store ? store_lab_peek(d->store, c->txid_bin, c->txid_len, &gen, &s) : -1;
 	if (peek < 0)
 		memset(&s, 0, sizeof(s));
@@ -839,7 +848,7 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 	    (rules = malloc(LAB_MAX_FAULTS * sizeof(*rules))))
 		n_rules = rules_get(lab, peek >= 0, gen, rules);
 	if (rules_need_ids(rules, n_rules, fn))
-		request_keys(c, rq->body, rq->body_len, 1);
+		request_keys(c, rq->body, rq->body_len, json, 1);
 	if ((c->had_session = peek == 1)) {
 		c->state_before = s.state;
 		c->close_before = s.close_reason;
@@ -913,6 +922,16 @@ void lab_call_bpp(struct lab_call *c, const uint8_t *txid, size_t txid_len, cons
 	if (!c || !c->lab->cfg.traces || c->gbpp_answer)
 		return;
 	c->gbpp_answer = trace_gbpp_answer(txid, txid_len, bpp, n);
+}
+
+void lab_call_txid(struct lab_call *c, const uint8_t *txid, size_t txid_len)
+{
+	char hex[LAB_TXID_TEXT];
+
+	if (!c || c->fn != ES9_INITIATE_AUTH || !txid_len || 2 * txid_len >= sizeof(hex))
+		return;
+	hex_encode(txid, txid_len, hex, sizeof(hex));
+	snprintf(c->told_txid, sizeof(c->told_txid), "%s", hex);
 }
 
 struct es9_after *lab_call_after(struct lab_call *c)
@@ -1028,7 +1047,11 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 	/* initiateAuthentication: the transaction starts with the answer */
 	if (c->fn == ES9_INITIATE_AUTH && !rs->drop) {
 		char txid[LAB_TXID_TEXT];
-		trace_response_txid(c->b, rs->status, rs->body.p, rs->body.len, txid);
+		if (c->told_txid[0] && c->has_result && c->result == RSP_OK && !c->answered &&
+		    rs->status == 200 && c->b == LAB_JSON)
+			snprintf(txid, sizeof(txid), "%s", c->told_txid);   /* the success sent */
+		else
+			trace_response_txid(c->b, rs->status, rs->body.p, rs->body.len, txid);
 		set_txid(c, txid[0] ? txid : NULL);
 	}
 
@@ -1152,7 +1175,7 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 	    (!c->eid[0] || !c->matching_id[0])) {
 		for (size_t i = 0; i < c->n_ev; i++)
 			if (!strcmp(c->ev[i].kind, "request")) {
-				request_keys(c, c->ev[i].body, c->ev[i].body_len, 1);
+				request_keys(c, c->ev[i].body, c->ev[i].body_len, NULL, 1);
 				break;
 			}
 	}

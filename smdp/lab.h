@@ -20,6 +20,8 @@
 
 #include <pthread.h>
 
+struct cJSON;
+
 /* Named limits of the lab inputs (config lines, API bodies, CLI). */
 #define LAB_MAX_MESSAGE     128     /* message of an injected error */
 #define LAB_MAX_FAULTS      64      /* rules held at once */
@@ -68,10 +70,14 @@ enum lab_binding { LAB_JSON = 0, LAB_ASN1 = 1 };
 /* An ES9+ call of function fn arrived on binding b (the route is known).
  * Reads the request for the trace, evaluates the fault rules (counting
  * attempts), sleeps the delays, and prepares what the other hooks apply.
+ * json: the JSON binding's own parse of rq->body (NULL when it has none,
+ * and on the ASN.1 binding), read for the request's keys instead of
+ * parsing the body a second time; only used during the call.
  * NULL when lab is NULL or out of memory: the call then runs unobserved,
  * and every other hook accepts NULL. Thread-safe. */
 struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
-				enum lab_binding b, const struct http_request *rq);
+				enum lab_binding b, const struct http_request *rq,
+				const struct cJSON *json);
 /* 1 when a fault answers this call in place of the function: rs is filled
  * (an error in the binding's form, or rs->drop) and the binding must skip
  * the function and go on to lab_call_end. 0 otherwise. */
@@ -94,6 +100,10 @@ struct es9_after *lab_call_after(struct lab_call *c);
  * success. NULL is fine. */
 void lab_call_bpp(struct lab_call *c, const uint8_t *txid, size_t txid_len, const uint8_t *bpp,
 		  size_t n);
+/* initiateAuthentication on the JSON binding answered with this
+ * transactionId (SGP.22 5.6.1): the trace keys the transaction with it
+ * rather than parsing the JSON body back. NULL is fine. */
+void lab_call_txid(struct lab_call *c, const uint8_t *txid, size_t txid_len);
 /* The call is answered: rs is what goes out. Records the response, the
  * session state change and the checks in the trace, counts metrics, and
  * applies the faults that act afterwards (drop-after sets rs->drop; expire
@@ -212,6 +222,8 @@ struct trace_keys {
  * which need its AuthenticateServerResponse decoded, are left empty). */
 void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t n, int ids,
 			struct trace_keys *k);
+/* The same from a JSON binding request already parsed (in may be NULL). */
+void trace_request_keys_json(int fn, const struct cJSON *in, int ids, struct trace_keys *k);
 /* transactionId of a successful initiateAuthentication answer (SGP.22
  * 5.6.1) as hex text into txid; "" when the body has none. */
 void trace_response_txid(enum lab_binding b, int http_status, const uint8_t *body, size_t n,

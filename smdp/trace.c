@@ -21,6 +21,24 @@ int lab_json_depth_ok(const uint8_t *p, size_t n, int max)
 
 /* --- small helpers --- */
 
+/* Integers (sizes, counts, codes) as raw JSON text: what cJSON would
+ * print for them, without its printing of a double (two sprintf and an
+ * sscanf each; the segment sizes of a BPP summary were 25 of them per
+ * download). Trace objects are only ever printed, never read back as
+ * numbers before that. */
+static cJSON *int_item(long long v)
+{
+	char t[24];
+
+	snprintf(t, sizeof(t), "%lld", v);
+	return cJSON_CreateRaw(t);
+}
+
+static void add_int(cJSON *o, const char *name, long long v)
+{
+	cJSON_AddItemToObject(o, name, int_item(v));
+}
+
 static void add_hex(cJSON *o, const char *name, const uint8_t *p, size_t n)
 {
 	char *h = malloc(2 * n + 1);
@@ -59,7 +77,7 @@ static cJSON *undecodable(enum rsp_status st, size_t n)
 
 	if (o) {
 		cJSON_AddStringToObject(o, "undecodable", rsp_status_info(st)->name);
-		cJSON_AddNumberToObject(o, "bytes", (double)n);
+		add_int(o, "bytes", (long long)n);
 	}
 	return o;
 }
@@ -200,7 +218,7 @@ cJSON *trace_cert(const uint8_t *der, size_t n)
 	crypto_cert_san_dns_list(c, text, sizeof(text));
 	if (text[0])
 		cJSON_AddStringToObject(o, "dnsNames", text);
-	cJSON_AddNumberToObject(o, "bytes", (double)n);
+	add_int(o, "bytes", (long long)n);
 out:
 	crypto_cert_free(c);
 	return o;
@@ -253,7 +271,7 @@ static cJSON *obj_euicc_info2(const uint8_t *der, size_t n)
 	if ((caps = cJSON_AddArrayToObject(o, "rspCapabilityBits")))
 		for (int i = 0; i < 32; i++)
 			if (in.rsp_capability & (1u << i))
-				cJSON_AddItemToArray(caps, cJSON_CreateNumber(i));
+				cJSON_AddItemToArray(caps, int_item((long long)i));
 	if (in.has_ipa_mode)
 		cJSON_AddStringToObject(o, "ipaMode", in.ipa_mode == 0 ? "ipad(0)" :
 					in.ipa_mode == 1 ? "ipae(1)" : "?");
@@ -273,7 +291,7 @@ static cJSON *obj_euicc_info2(const uint8_t *der, size_t n)
 	}
 	if (in.has_highest_svn)
 		add_version(o, "highestSvn", in.highest_svn);
-	cJSON_AddNumberToObject(o, "bytes", (double)n);
+	add_int(o, "bytes", (long long)n);
 	return o;
 }
 
@@ -291,11 +309,11 @@ static cJSON *obj_device_info(const uint8_t *der, size_t n)
 	add_hex(o, "tac", in.tac, in.tac_len);
 	if (in.has_imei)
 		add_hex(o, "imei", in.imei, sizeof(in.imei));
-	cJSON_AddNumberToObject(o, "deviceCapabilities", in.n_capabilities);
+	add_int(o, "deviceCapabilities", (long long)in.n_capabilities);
 	if (in.has_lpa_svn)
 		add_version(o, "lpaSvn", in.lpa_svn);
 	if (in.has_form_factor)
-		cJSON_AddNumberToObject(o, "euiccFormFactorType", (double)in.form_factor);
+		add_int(o, "euiccFormFactorType", (long long)in.form_factor);
 	return o;
 }
 
@@ -378,8 +396,8 @@ static cJSON *obj_store_metadata(const uint8_t *der, size_t n)
 	if (m.profile_class >= 0)
 		add_enum(o, "profileClass", profile_classes, 3, m.profile_class);
 	if (m.icon_type >= 0) {
-		cJSON_AddNumberToObject(o, "iconType", m.icon_type);
-		cJSON_AddNumberToObject(o, "iconBytes", (double)m.icon.len);
+		add_int(o, "iconType", (long long)m.icon_type);
+		add_int(o, "iconBytes", (long long)m.icon.len);
 	}
 	if (m.has_ppr) {
 		a = cJSON_AddArrayToObject(o, "profilePolicyRules");
@@ -405,7 +423,7 @@ static cJSON *obj_store_metadata(const uint8_t *der, size_t n)
 		cJSON_AddBoolToObject(o, "ecallIndication", m.ecall_indication);
 	if (m.has_fallback_allowed)
 		cJSON_AddBoolToObject(o, "fallbackAllowed", m.fallback_allowed);
-	cJSON_AddNumberToObject(o, "bytes", (double)n);
+	add_int(o, "bytes", (long long)n);
 out:
 	buf_free(&m.icon);
 	return o;
@@ -471,17 +489,17 @@ static void add_segments(cJSON *o, const char *name, const struct buf *v, size_t
 
 	if (!(s = cJSON_AddObjectToObject(o, name)))
 		return;
-	cJSON_AddNumberToObject(s, "segments", (double)n);
+	add_int(s, "segments", (long long)n);
 	sizes = cJSON_AddArrayToObject(s, "sizes");
 	for (size_t i = 0; i < n; i++) {
 		total += v[i].len;
 		if (v[i].len > max)
 			max = v[i].len;
 		if (sizes)
-			cJSON_AddItemToArray(sizes, cJSON_CreateNumber((double)v[i].len));
+			cJSON_AddItemToArray(sizes, int_item((long long)v[i].len));
 	}
-	cJSON_AddNumberToObject(s, "bytes", (double)total);
-	cJSON_AddNumberToObject(s, "largest", (double)max);
+	add_int(s, "bytes", (long long)total);
+	add_int(s, "largest", (long long)max);
 }
 
 static cJSON *obj_bpp(const uint8_t *der, size_t n)
@@ -515,7 +533,7 @@ static cJSON *obj_bpp(const uint8_t *der, size_t n)
 	if (p.n87b)
 		add_segments(o, "secondSequenceOf87", p.seg87b, p.n87b);
 	add_segments(o, "sequenceOf86", p.seg86, p.n86);
-	cJSON_AddNumberToObject(o, "bytes", (double)n);
+	add_int(o, "bytes", (long long)n);
 out:
 	buf_free(&tbs);
 	bpp_parts_free(&p);
@@ -539,7 +557,7 @@ static cJSON *obj_pending_notification(const uint8_t *der, size_t n)
 	cJSON_AddStringToObject(o, "kind", in.kind == NOTIF_PIR ? "profileInstallationResult" :
 				"otherSignedNotification");
 	if ((m = cJSON_AddObjectToObject(o, "notificationMetadata"))) {
-		cJSON_AddNumberToObject(m, "seqNumber", (double)in.meta.seq_number);
+		add_int(m, "seqNumber", (long long)in.meta.seq_number);
 		if (in.meta.operation >= 0 && in.meta.operation < 4)
 			cJSON_AddStringToObject(m, "profileManagementOperation",
 						notif_events[in.meta.operation]);
@@ -557,8 +575,7 @@ static cJSON *obj_pending_notification(const uint8_t *der, size_t n)
 							 "errorResult"))) {
 				if (in.success) {
 					add_hex(f, "aid", in.aid, in.aid_len);
-					cJSON_AddNumberToObject(f, "simaResponseBytes",
-								(double)in.sima_response.len);
+					add_int(f, "simaResponseBytes", (long long)in.sima_response.len);
 				} else {
 					add_enum(f, "bppCommandId", bpp_commands, 6, in.bpp_command_id);
 					add_enum(f, "errorReason", error_reasons, 128, in.error_reason);
@@ -591,7 +608,7 @@ static cJSON *obj_cancel_session_resp(const uint8_t *der, size_t n)
 	if (!(o = cJSON_CreateObject()))
 		goto out;
 	if (in.is_error) {
-		cJSON_AddNumberToObject(o, "cancelSessionResponseError", (double)in.error_code);
+		add_int(o, "cancelSessionResponseError", (long long)in.error_code);
 		goto out;
 	}
 	if ((s = cJSON_AddObjectToObject(o, "euiccCancelSessionSigned"))) {
@@ -633,7 +650,7 @@ cJSON *trace_object(const char *name, const uint8_t *der, size_t n)
 		if (!strcmp(name, "serverSignature1") || !strcmp(name, "smdpSignature2") ||
 		    !strcmp(name, "euiccCiPKIdToBeUsed") || !strcmp(name, "euiccChallenge"))
 			add_tlv_value(o, "value", der, n);
-		cJSON_AddNumberToObject(o, "bytes", (double)n);
+		add_int(o, "bytes", (long long)n);
 	}
 	return o;
 }
@@ -666,7 +683,7 @@ static cJSON *json_body(const uint8_t *body, size_t n)
 		if ((o = cJSON_CreateObject())) {
 			cJSON_AddStringToObject(o, "unparsable", deep ? "nested too deeply" :
 						"not a JSON object");
-			cJSON_AddNumberToObject(o, "bytes", (double)n);
+			add_int(o, "bytes", (long long)n);
 		}
 		goto out;
 	}
@@ -752,7 +769,7 @@ cJSON *trace_request(int fn, enum lab_binding b, const uint8_t *body, size_t n)
 	if (rq.fn < ES9_FN_COUNT && rq.obj.len)
 		cJSON_AddItemToObject(o, req_object[rq.fn],
 				      trace_object(req_object[rq.fn], rq.obj.p, rq.obj.len));
-	cJSON_AddNumberToObject(o, "bytes", (double)n);
+	add_int(o, "bytes", (long long)n);
 out:
 	es9_asn1_req_free(&rq);
 	return o;
@@ -768,7 +785,7 @@ cJSON *trace_response(int fn, enum lab_binding b, int http_status, const uint8_t
 	memset(&r, 0, sizeof(r));
 	if (http_status != 200) {
 		if ((o = cJSON_CreateObject()))
-			cJSON_AddNumberToObject(o, "bytes", (double)n);
+			add_int(o, "bytes", (long long)n);
 		return o;
 	}
 	if (b == LAB_JSON)
@@ -780,7 +797,7 @@ cJSON *trace_response(int fn, enum lab_binding b, int http_status, const uint8_t
 		goto out;
 	}
 	if (r.error >= 0) {
-		cJSON_AddNumberToObject(o, "error", (double)r.error);
+		add_int(o, "error", (long long)r.error);
 		goto out;
 	}
 	if (r.txid_len)
@@ -836,6 +853,24 @@ static void object_keys(int fn, const uint8_t *der, size_t n, struct trace_keys 
 	}
 }
 
+void trace_request_keys_json(int fn, const cJSON *in, int ids, struct trace_keys *k)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(in, "transactionId");
+	const char *member = fn == ES9_AUTH_CLIENT && ids ? "authenticateServerResponse" :
+			     fn == ES9_HANDLE_NOTIF ? "pendingNotification" : NULL;
+	const cJSON *o = member ? cJSON_GetObjectItemCaseSensitive(in, member) : NULL;
+
+	memset(k, 0, sizeof(*k));
+	if (cJSON_IsString(t) && strlen(t->valuestring) < sizeof(k->txid))
+		snprintf(k->txid, sizeof(k->txid), "%s", t->valuestring);
+	if (cJSON_IsString(o)) {
+		struct buf der = { 0 };
+		if (b64_decode(o->valuestring, strlen(o->valuestring), &der) == 0)
+			object_keys(fn, der.p, der.len, k);
+		buf_free(&der);
+	}
+}
+
 void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t n, int ids,
 			struct trace_keys *k)
 {
@@ -843,19 +878,8 @@ void trace_request_keys(int fn, enum lab_binding b, const uint8_t *body, size_t 
 	if (b == LAB_JSON) {
 		cJSON *in = lab_json_depth_ok(body, n, LAB_MAX_JSON_DEPTH) ?
 			    cJSON_ParseWithLength((const char *)body, n) : NULL;
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(in, "transactionId");
-		const char *member = fn == ES9_AUTH_CLIENT && ids ? "authenticateServerResponse" :
-				     fn == ES9_HANDLE_NOTIF ? "pendingNotification" : NULL;
-		const cJSON *o = member ? cJSON_GetObjectItemCaseSensitive(in, member) : NULL;
 
-		if (cJSON_IsString(t) && strlen(t->valuestring) < sizeof(k->txid))
-			snprintf(k->txid, sizeof(k->txid), "%s", t->valuestring);
-		if (cJSON_IsString(o)) {
-			struct buf der = { 0 };
-			if (b64_decode(o->valuestring, strlen(o->valuestring), &der) == 0)
-				object_keys(fn, der.p, der.len, k);
-			buf_free(&der);
-		}
+		trace_request_keys_json(fn, in, ids, k);
 		cJSON_Delete(in);
 	} else {
 		struct es9_asn1_req rq;
