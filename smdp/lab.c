@@ -482,6 +482,8 @@ int lab_sweep(struct lab *lab, int64_t now)
 /* ------------------------------------------------------------------ */
 /* one observed call */
 
+#define LAB_FIRST_EVENTS 8   /* a call has about 4: request, response, state, check */
+
 struct lab_call {
 	struct lab *lab;
 	struct smdp *d;
@@ -497,8 +499,12 @@ struct lab_call {
 	int has_matching_id;
 	char profile[SMDP_MAX_ID + 1];
 	int had_session, state_before, close_before;
-	struct lab_event ev[LAB_MAX_EVENTS];
-	size_t n_ev;
+	/* the call's events: in ev_first, then (rare: many fault events) in
+	 * a malloc'd array of up to LAB_MAX_EVENTS; the first few inline keep
+	 * the struct small, as it is zeroed for every call */
+	struct lab_event *ev;
+	size_t n_ev, cap_ev;
+	struct lab_event ev_first[LAB_FIRST_EVENTS];
 	int faults;                     /* fault events recorded */
 	int answered;                   /* a rule answered in place of the function */
 	int drop, drop_after, expire_after;
@@ -532,7 +538,18 @@ static void add_event_text(struct lab_call *c, const char *kind, char *text, con
 
 	if (!text)
 		return;
-	if (c->n_ev == LAB_MAX_EVENTS || (n && !(copy = malloc(n)))) {
+	if (c->n_ev == c->cap_ev && c->cap_ev < LAB_MAX_EVENTS) {
+		size_t cap = 2 * c->cap_ev < LAB_MAX_EVENTS ? 2 * c->cap_ev : LAB_MAX_EVENTS;
+		struct lab_event *v = malloc(cap * sizeof(*v));
+		if (v) {
+			memcpy(v, c->ev, c->n_ev * sizeof(*v));
+			if (c->ev != c->ev_first)
+				free(c->ev);
+			c->ev = v;
+			c->cap_ev = cap;
+		}
+	}
+	if (c->n_ev == c->cap_ev || (n && !(copy = malloc(n)))) {
 		free(text);
 		return;
 	}
@@ -829,6 +846,8 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 		return NULL;
 	if (!(c = calloc(1, sizeof(*c))))
 		return NULL;
+	c->ev = c->ev_first;
+	c->cap_ev = LAB_FIRST_EVENTS;
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	c->start_us = now_us();
 	c->lab = lab;
@@ -1219,6 +1238,8 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 			lab_sweep(c->lab, now);
 	}
 	cJSON_Delete(c->gbpp_answer);
+	if (c->ev != c->ev_first)
+		free(c->ev);
 	free(c);
 }
 

@@ -207,6 +207,18 @@ i2=$(metric 'smdp_es9_request_duration_seconds_bucket{function="initiateAuthenti
 check "delay: the latency histogram puts it between 1 s and 2.5 s" \
 	test "$b2" = "$b1" -a "$i2" = "$c2"
 
+# more events in one call than lab.c keeps inline (8): 12 delay rules on
+# one call, each a fault event, with the request, response, state, check
+clear_rules
+for i in $(seq 1 12); do add_rule "d$i" 'function=initiateAuthentication action=delay ms=1'; done
+client "$tmp/f.out" "${N[@]}" --ac "$AC"
+check "12 delay rules on one call: the download still succeeds" result_is "$tmp/f.out" '^result: ok 4'
+trace_of "$(last_tx)"
+check "12 delay rules on one call: all 12 fault events in order, then the response" \
+	jq_is '[.events[] | select(.function=="initiateAuthentication") | if .kind=="fault"
+		then .name else .kind end] | join(",")' \
+	"request,$(seq -s, -f 'd%g' 1 12),response,state,check" "$tmp/trace.json"
+
 clear_rules
 add_rule cut 'function=initiateAuthentication attempt=1 action=drop'
 client "$tmp/f.out" "${N[@]}" --ac "$AC"
