@@ -147,7 +147,7 @@ static int arg_eid(const char *s, char out[SMDP_EID_LEN + 1])
 	}
 	if (strlen(s) != SMDP_EID_LEN || strspn(s, "0123456789") != SMDP_EID_LEN)
 		return 0;
-	snprintf(out, SMDP_EID_LEN + 1, "%s", s);
+	str_copy(out, SMDP_EID_LEN + 1, s);
 	return 1;
 }
 
@@ -225,7 +225,7 @@ static int register_instance(void *arg, const struct perso_instance *in)
 	char *slash;
 	enum rsp_status st;
 
-	snprintf(dir, sizeof(dir), "%s", in->path);
+	str_copy(dir, sizeof(dir), in->path);
 	slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
@@ -307,7 +307,7 @@ static int cmd_order(struct admin *a, const struct cmd_opts *o)
 		return usage_error("bad EID '%s' (32 digits)", o->eid);
 	if (o->type && (!o->type[0] || strlen(o->type) > SMDP_MAX_PROFILE_TYPE))
 		return usage_error("bad --type");
-	snprintf(rq.profile_type, sizeof(rq.profile_type), "%s", o->type ? o->type : "");
+	str_copy(rq.profile_type, sizeof(rq.profile_type), o->type ? o->type : "");
 	st = orders_download(&a->d, NULL, &rq, iccid);
 	if (st)
 		return refused(st);
@@ -336,10 +336,10 @@ static int cmd_confirm(struct admin *a, const struct cmd_opts *o)
 	if (o->smds && (!o->smds[0] || strlen(o->smds) > SMDP_MAX_ADDRESS))
 		return usage_error("bad --smds");
 	rq.has_matching_id = o->is_default || o->matching_id;
-	snprintf(rq.matching_id, sizeof(rq.matching_id), "%s", o->matching_id ? o->matching_id : "");
+	str_copy(rq.matching_id, sizeof(rq.matching_id), o->matching_id ? o->matching_id : "");
 	rq.has_cc = o->cc != NULL;
-	snprintf(rq.cc, sizeof(rq.cc), "%s", o->cc ? o->cc : "");
-	snprintf(rq.smds_address, sizeof(rq.smds_address), "%s", o->smds ? o->smds : "");
+	str_copy(rq.cc, sizeof(rq.cc), o->cc ? o->cc : "");
+	str_copy(rq.smds_address, sizeof(rq.smds_address), o->smds ? o->smds : "");
 	rq.release = o->release;
 	st = orders_confirm(&a->d, NULL, &rq, &res);
 	crypto_cleanse(rq.cc, sizeof(rq.cc));
@@ -386,7 +386,7 @@ static int cmd_cancel(struct admin *a, const struct cmd_opts *o)
 		if (strlen(o->matching_id) > SMDP_MAX_MATCHING_ID)
 			return usage_error("bad --matching-id");
 		rq.has_matching_id = 1;
-		snprintf(rq.matching_id, sizeof(rq.matching_id), "%s", o->matching_id);
+		str_copy(rq.matching_id, sizeof(rq.matching_id), o->matching_id);
 	}
 	st = orders_cancel(&a->d, NULL, &rq);
 	if (st)

@@ -106,7 +106,7 @@ static int fault_metadata(const struct buf *md, struct buf *out)
 	memset(&m, 0, sizeof(m));
 	if (der_decode_store_metadata(md->p, md->len, &m) != RSP_OK)
 		goto out;
-	snprintf(m.name, sizeof(m.name), "%s", FAULT_MD_NAME);
+	str_copy(m.name, sizeof(m.name), FAULT_MD_NAME);
 	rc = der_encode_store_metadata(&m, out);
 out:
 	buf_free(&m.icon);
@@ -302,8 +302,8 @@ enum rsp_status bpp_build(const struct bpp_request *rq, const struct binding *re
 
 	memset(&parts, 0, sizeof(parts));
 	memset(bind, 0, sizeof(*bind));
-	snprintf(bind->eid, sizeof(bind->eid), "%s", rq->eid);
-	snprintf(bind->profile_id, sizeof(bind->profile_id), "%s", rq->profile->id);
+	str_copy(bind->eid, sizeof(bind->eid), rq->eid);
+	str_copy(bind->profile_id, sizeof(bind->profile_id), rq->profile->id);
 	memcpy(bind->euicc_otpk, rq->euicc_otpk, SMDP_POINT_LEN);
 	/* a fault in the segments needs them built afresh (the eUICC's otSK
 	 * still matches: a new otSK.DP makes new keys for the same otPK.EUICC) */

@@ -110,7 +110,7 @@ void config_defaults(struct smdp_config *cfg)
 	for (size_t i = 0; i < 2; i++) {
 		struct http_listener_cfg *l = &cfg->es9[i];
 		const char *dir = i == 0 ? "certs/sgp26-nist" : "certs/sgp26-brp";
-		snprintf(l->name, sizeof(l->name), "%s", listener_names[i]);
+		str_copy(l->name, sizeof(l->name), listener_names[i]);
 		snprintf(l->addr, sizeof(l->addr), "127.0.0.1");
 		l->port = 8443 + (int)i;
 		snprintf(l->cert, sizeof(l->cert), "%s/dptls.der", dir);
@@ -180,7 +180,7 @@ static int set_path(char *dst, size_t dstsz, const char *key, const char *value,
 		snprintf(err, errsz, "value of '%s' too long", key);
 		return -1;
 	}
-	snprintf(dst, dstsz, "%s", value);
+	str_copy(dst, dstsz, value);
 	return 0;
 }
 
@@ -317,7 +317,7 @@ int config_set(struct smdp_config *cfg, const char *key, const char *value, char
 			snprintf(err, errsz, "value of '%s' too long", key);
 			return -1;
 		}
-		snprintf(base + o->off, o->size, "%s", value);
+		str_copy(base + o->off, o->size, value);
 		return 0;
 	case OPT_INT:
 		if (parse_int(value, 1, 100000000, (int *)(base + o->off))) {
@@ -364,7 +364,7 @@ int config_set(struct smdp_config *cfg, const char *key, const char *value, char
 			snprintf(err, errsz, "value of '%s' too long", key);
 			return -1;
 		}
-		snprintf(dst, sizeof(l->cert), "%s", value);
+		str_copy(dst, sizeof(l->cert), value);
 		return 0;
 	}
 	case OPT_HEX: {
@@ -579,7 +579,7 @@ int config_parse_url(const char *url, char *host, size_t hostsz, int *port, char
 		return -1;
 	snprintf(host, hostsz, "%.*s", (int)hl, h);
 	*port = pt;
-	snprintf(path, pathsz, "%s", *pstart ? pstart : "/");
+	str_copy(path, pathsz, *pstart ? pstart : "/");
 	return 0;
 }
 

@@ -109,7 +109,7 @@ static void respond(struct http_response *rs, int status, const char *ct, const 
 		    size_t n)
 {
 	rs->status = status;
-	snprintf(rs->content_type, sizeof(rs->content_type), "%s", ct);
+	str_copy(rs->content_type, sizeof(rs->content_type), ct);
 	buf_free(&rs->body);
 	if (n && buf_set(&rs->body, p, n)) {
 		rs->status = 500;
@@ -256,7 +256,7 @@ static void api_fault_add(struct lab *lab, const struct http_request *rq,
 	}
 	if (cJSON_IsBool(en))
 		r.enabled = cJSON_IsTrue(en);
-	snprintf(r.name, sizeof(r.name), "%s", name->valuestring);
+	str_copy(r.name, sizeof(r.name), name->valuestring);
 	snprintf(r.origin, sizeof(r.origin), "api");
 	r.created = (int64_t)time(NULL);
 	if (store_fault_put(lab->d->store, &r)) {
@@ -478,7 +478,7 @@ static void serve_static(struct lab *lab, const char *path, struct http_response
 			return;
 		}
 		rs->status = 200;
-		snprintf(rs->content_type, sizeof(rs->content_type), "%s", files[i].type);
+		str_copy(rs->content_type, sizeof(rs->content_type), files[i].type);
 		buf_free(&rs->body);
 		rs->body = b;
 		return;
@@ -552,7 +552,7 @@ static int setup_token(struct lab *lab, char *err, size_t errsz)
 	size_t n;
 
 	if (lab->cfg.admin_token[0]) {
-		snprintf(lab->token, sizeof(lab->token), "%s", lab->cfg.admin_token);
+		str_copy(lab->token, sizeof(lab->token), lab->cfg.admin_token);
 		return 0;
 	}
 	if (crypto_random(r, sizeof(r)) || hex_encode(r, sizeof(r), lab->token,
@@ -561,7 +561,7 @@ static int setup_token(struct lab *lab, char *err, size_t errsz)
 		goto out;
 	}
 	if (lab->cfg.token_file[0])
-		snprintf(path, sizeof(path), "%s", lab->cfg.token_file);
+		str_copy(path, sizeof(path), lab->cfg.token_file);
 	else
 		snprintf(path, sizeof(path), "%s.admin-token", lab->d->cfg->db_path);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -597,17 +597,17 @@ struct lab *lab_start(struct smdp *d, const struct lab_config *lc, char *err, si
 		goto out;
 	memset(&l, 0, sizeof(l));
 	snprintf(l.name, sizeof(l.name), "admin");
-	snprintf(l.addr, sizeof(l.addr), "%s", lc->admin_addr);
+	str_copy(l.addr, sizeof(l.addr), lc->admin_addr);
 	l.port = lc->admin_port;
 	if (lc->admin_cert[0]) {
-		snprintf(l.cert, sizeof(l.cert), "%s", lc->admin_cert);
-		snprintf(l.key, sizeof(l.key), "%s", lc->admin_key);
+		str_copy(l.cert, sizeof(l.cert), lc->admin_cert);
+		str_copy(l.key, sizeof(l.key), lc->admin_key);
 	} else if (d->cfg->n_es9 > 0 && d->cfg->es9[0].cert[0]) {
 		/* the SM-DP+'s own TLS identity (first ES9+ listener, NIST by
 		 * default): a browser mapping the FQDN to the admin address sees
 		 * a name it knows */
-		snprintf(l.cert, sizeof(l.cert), "%s", d->cfg->es9[0].cert);
-		snprintf(l.key, sizeof(l.key), "%s", d->cfg->es9[0].key);
+		str_copy(l.cert, sizeof(l.cert), d->cfg->es9[0].cert);
+		str_copy(l.key, sizeof(l.key), d->cfg->es9[0].key);
 	} else {
 		snprintf(err, errsz, "admin listener: no certificate (set admin.cert and admin.key)");
 		goto out;

@@ -1099,7 +1099,7 @@ static int add_prefix(const ASN1_STRING *s, char (*out)[SMDP_EID_LEN + 1], size_
 	 * "no restriction" (count 0) at worst */
 	if (*count >= max)
 		return -1;
-	snprintf(out[*count], SMDP_EID_LEN + 1, "%s", tmp);
+	str_copy(out[*count], SMDP_EID_LEN + 1, tmp);
 	(*count)++;
 	return 0;
 }

@@ -287,10 +287,10 @@ static int peer_setup(struct es2p_peer *p, const struct operator_cfg *op, char *
 	/* the function's path on the operator's server (SGP.22 6.5) */
 	if (!strcmp(p->path, "/"))
 		snprintf(p->path, sizeof(p->path), "/gsma/rsp2/es2plus/handleDownloadProgressInfo");
-	snprintf(hc.server_name, sizeof(hc.server_name), "%s", hc.host);
-	snprintf(hc.ca_file, sizeof(hc.ca_file), "%s", op->notify_ca);
-	snprintf(hc.client_cert, sizeof(hc.client_cert), "%s", op->notify_cert);
-	snprintf(hc.client_key, sizeof(hc.client_key), "%s", op->notify_key);
+	str_copy(hc.server_name, sizeof(hc.server_name), hc.host);
+	str_copy(hc.ca_file, sizeof(hc.ca_file), op->notify_ca);
+	str_copy(hc.client_cert, sizeof(hc.client_cert), op->notify_cert);
+	str_copy(hc.client_key, sizeof(hc.client_key), op->notify_key);
 	hc.timeout_ms = ES2P_CALLBACK_TIMEOUT_MS;
 	if (!op->notify_ca[0])
 		log_warn("operator %s: no notify-ca, its server certificate is not verified",

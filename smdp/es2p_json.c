@@ -77,7 +77,7 @@ static enum rsp_status get_eid(const cJSON *o, char out[SMDP_EID_LEN + 1])
 	for (const char *p = v; *p; p++)
 		if (!isdigit((unsigned char)*p))
 			return RSP_ERR_INVALID_REQUEST;
-	snprintf(out, SMDP_EID_LEN + 1, "%s", v);
+	str_copy(out, SMDP_EID_LEN + 1, v);
 	return RSP_OK;
 }
 
@@ -94,7 +94,7 @@ static enum rsp_status get_matching_id(const cJSON *o, int *has, char out[SMDP_M
 	if (!ac_safe(v))
 		return RSP_ERR_INVALID_REQUEST;
 	*has = 1;
-	snprintf(out, SMDP_MAX_MATCHING_ID + 1, "%s", v);
+	str_copy(out, SMDP_MAX_MATCHING_ID + 1, v);
 	return RSP_OK;
 }
 
@@ -157,7 +157,7 @@ static enum rsp_status run_download_order(struct es2_call *c)
 		return st;
 	if (pt && !pt[0])
 		return RSP_ERR_INVALID_REQUEST;
-	snprintf(in.profile_type, sizeof(in.profile_type), "%s", pt ? pt : "");
+	str_copy(in.profile_type, sizeof(in.profile_type), pt ? pt : "");
 	st = es2p_download_order(c->d, c->op, c->call_id, &in, iccid);
 	if (st)
 		return st;
@@ -188,8 +188,8 @@ static enum rsp_status run_confirm_order(struct es2_call *c)
 	}
 	in.release = cJSON_IsTrue(rf);
 	in.has_cc = cc != NULL;
-	snprintf(in.cc, sizeof(in.cc), "%s", cc ? cc : "");
-	snprintf(in.smds_address, sizeof(in.smds_address), "%s", smds ? smds : "");
+	str_copy(in.cc, sizeof(in.cc), cc ? cc : "");
+	str_copy(in.smds_address, sizeof(in.smds_address), smds ? smds : "");
 	st = es2p_confirm_order(c->d, c->op, c->call_id, &in, &out);
 	if (st)
 		goto out;

@@ -17,10 +17,10 @@ static void history_fill(struct history_event *e, const struct session *s, const
 	e->time = (int64_t)time(NULL);
 	memcpy(e->txid, s->txid, s->txid_len);
 	e->txid_len = s->txid_len;
-	snprintf(e->eid, sizeof(e->eid), "%s", s->eid);
-	snprintf(e->profile_id, sizeof(e->profile_id), "%s", s->profile_id);
-	snprintf(e->event, sizeof(e->event), "%s", event);
-	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
+	str_copy(e->eid, sizeof(e->eid), s->eid);
+	str_copy(e->profile_id, sizeof(e->profile_id), s->profile_id);
+	str_copy(e->event, sizeof(e->event), event);
+	str_copy(e->detail, sizeof(e->detail), detail ? detail : "");
 }
 
 /* A history event on its own (the call writes nothing else). */
@@ -68,9 +68,9 @@ static void note_after(struct es9_after *a, const struct session *s)
 	a->s.state = s->state;
 	a->s.close_reason = s->close_reason;
 	a->s.expires = s->expires;
-	snprintf(a->s.eid, sizeof(a->s.eid), "%s", s->eid);
-	snprintf(a->s.matching_id, sizeof(a->s.matching_id), "%s", s->matching_id);
-	snprintf(a->s.profile_id, sizeof(a->s.profile_id), "%s", s->profile_id);
+	str_copy(a->s.eid, sizeof(a->s.eid), s->eid);
+	str_copy(a->s.matching_id, sizeof(a->s.matching_id), s->matching_id);
+	str_copy(a->s.profile_id, sizeof(a->s.profile_id), s->profile_id);
 	a->set = 1;
 }
 
@@ -179,7 +179,7 @@ enum rsp_status es9p_initiate_authentication(struct smdp *d, const struct es9_ia
 	s.state = SESSION_AUTH_STARTED;
 	s.created = (int64_t)time(NULL);
 	s.expires = s.created + d->cfg->session_timeout;
-	snprintf(s.ci_name, sizeof(s.ci_name), "%s", set->name);
+	str_copy(s.ci_name, sizeof(s.ci_name), set->name);
 	memcpy(s.euicc_challenge, rq->euicc_challenge, SMDP_CHAL_LEN);
 	memcpy(s.svn, rq->info1.svn, 3);
 
@@ -267,7 +267,7 @@ enum rsp_status es9p_authenticate_client(struct smdp *d, const struct es9_ac_req
 		goto fail;
 	}
 	if (s1->ctx.has_matching_id)
-		snprintf(s.matching_id, sizeof(s.matching_id), "%s", s1->ctx.matching_id);
+		str_copy(s.matching_id, sizeof(s.matching_id), s1->ctx.matching_id);
 	/* kept for eligibility checks and later decoding (SGP.32 fields) */
 	if (buf_set(&s.euicc_info2, s1->euicc_info2.p, s1->euicc_info2.len) ||
 	    buf_set(&s.device_info, s1->ctx.device_info.p, s1->ctx.device_info.len)) {
@@ -526,7 +526,7 @@ void es9p_handle_notification(struct smdp *d, const uint8_t *raw, size_t n,
 		log_warn("PIR for unknown transaction %s: stored unverified", tx);
 		goto store;
 	}
-	snprintf(row.eid, sizeof(row.eid), "%s", s.eid);
+	str_copy(row.eid, sizeof(row.eid), s.eid);
 	set = pki_find(&d->pki, s.ci_name);
 	pub = session_euicc_key(d, &s);
 	row.verified = pub && crypto_verify(pub, pn->pir_data_raw.p, pn->pir_data_raw.len,

@@ -40,7 +40,7 @@ static enum rsp_status run_initiate_auth(struct smdp *d, const struct es9_asn1_r
 	if ((st = der_decode_euicc_info1(rq->obj.p, rq->obj.len, &in.info1)))
 		goto out;
 	memcpy(in.euicc_challenge, rq->euicc_challenge, SMDP_CHAL_LEN);
-	snprintf(in.smdp_address, sizeof(in.smdp_address), "%s", rq->smdp_address);
+	str_copy(in.smdp_address, sizeof(in.smdp_address), rq->smdp_address);
 	in.port = port;
 	if ((st = es9p_initiate_authentication(d, &in, &out)))
 		goto out;

@@ -131,7 +131,7 @@ static enum rsp_status run_initiate_auth(struct smdp *d, const cJSON *rq, int po
 	if ((st = der_decode_euicc_info1(info1.p, info1.len, &in.info1)))
 		goto out;
 	memcpy(in.euicc_challenge, chal.p, SMDP_CHAL_LEN);
-	snprintf(in.smdp_address, sizeof(in.smdp_address), "%s", addr);
+	str_copy(in.smdp_address, sizeof(in.smdp_address), addr);
 	in.port = port;
 	if ((st = es9p_initiate_authentication(d, &in, &out)))
 		goto out;

@@ -195,7 +195,7 @@ int fault_parse(const char *spec, struct fault_rule *r, char *err, size_t errsz)
 				set_err(err, errsz, "eid must be %d digits", SMDP_EID_LEN);
 				goto out;
 			}
-			snprintf(r->eid, sizeof(r->eid), "%s", val);
+			str_copy(r->eid, sizeof(r->eid), val);
 		} else if (!strcmp(key, "matchingId")) {
 			if (strlen(val) > SMDP_MAX_MATCHING_ID) {
 				set_err(err, errsz, "matchingId longer than %d", SMDP_MAX_MATCHING_ID);
@@ -205,7 +205,7 @@ int fault_parse(const char *spec, struct fault_rule *r, char *err, size_t errsz)
 				set_err(err, errsz, "matchingId with a quote cannot be written back");
 				goto out;
 			}
-			snprintf(r->matching_id, sizeof(r->matching_id), "%s", val);
+			str_copy(r->matching_id, sizeof(r->matching_id), val);
 			r->has_matching_id = 1;
 		} else if (!strcmp(key, "attempt")) {
 			if (parse_long(val, 0, 1000000, &r->attempt)) {
@@ -228,15 +228,14 @@ int fault_parse(const char *spec, struct fault_rule *r, char *err, size_t errsz)
 				set_err(err, errsz, "status '%s' is not a row of the status table", val);
 				goto out;
 			}
-			snprintf(r->status, sizeof(r->status), "%s",
-				 rsp_status_info((enum rsp_status)status_by_name(val))->name);
+			str_copy(r->status, sizeof(r->status), rsp_status_info((enum rsp_status)status_by_name(val))->name);
 		} else if (!strcmp(key, "subject") || !strcmp(key, "reason")) {
 			char *dst = key[0] == 's' ? r->subject : r->reason;
 			if (!code_ok(val, sizeof(r->subject) - 1)) {
 				set_err(err, errsz, "%s must be digits and dots, like 8.1.1", key);
 				goto out;
 			}
-			snprintf(dst, sizeof(r->subject), "%s", val);
+			str_copy(dst, sizeof(r->subject), val);
 		} else if (!strcmp(key, "message")) {
 			if (strlen(val) >= sizeof(r->message)) {
 				set_err(err, errsz, "message longer than %zu", sizeof(r->message) - 1);
@@ -248,7 +247,7 @@ int fault_parse(const char *spec, struct fault_rule *r, char *err, size_t errsz)
 						"control characters");
 					goto out;
 				}
-			snprintf(r->message, sizeof(r->message), "%s", val);
+			str_copy(r->message, sizeof(r->message), val);
 		} else if (!strcmp(key, "asn1")) {
 			if (parse_long(val, 0, 127, &r->asn1)) {
 				set_err(err, errsz, "asn1 must be an error INTEGER 0..127");

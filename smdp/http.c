@@ -292,7 +292,7 @@ static struct addr_slot *addr_find(struct http_server *srv, const char *addr, in
 	if (!insert || !reuse || strlen(addr) >= sizeof(reuse->addr))
 		return NULL;
 	memset(reuse, 0, sizeof(*reuse));
-	snprintf(reuse->addr, sizeof(reuse->addr), "%s", addr);
+	str_copy(reuse->addr, sizeof(reuse->addr), addr);
 	reuse->tokens = -1;             /* full bucket on first use */
 	reuse->seen = now;
 	reuse->refilled = now;

@@ -164,7 +164,7 @@ struct httpc *httpc_new(const struct httpc_cfg *cfg)
 	c->fd = -1;
 	c->cfg = *cfg;
 	if (!c->cfg.server_name[0])
-		snprintf(c->cfg.server_name, sizeof(c->cfg.server_name), "%s", c->cfg.host);
+		str_copy(c->cfg.server_name, sizeof(c->cfg.server_name), c->cfg.host);
 	if (c->cfg.timeout_ms <= 0)
 		c->cfg.timeout_ms = HTTPC_TIMEOUT_MS;
 	c->rbuf = malloc(HTTPC_RBUF);
@@ -470,7 +470,7 @@ static enum rd_err read_head(struct httpc *c, char *line, struct resp_head *h, c
 			h->chunked = has_token(v, "chunked");
 		} else if ((v = header_value(line, "Content-Type")) != NULL) {
 			if (ct && ctsz)
-				snprintf(ct, ctsz, "%s", v);
+				str_copy(ct, ctsz, v);
 		} else if ((v = header_value(line, "Connection")) != NULL) {
 			if (has_token(v, "close"))
 				h->must_close = 1;

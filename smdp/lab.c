@@ -62,7 +62,7 @@ static int copy_opt(char *dst, size_t dstsz, const char *key, const char *value,
 		set_err(err, errsz, "%s: value longer than %zu characters", key, dstsz - 1);
 		return -1;
 	}
-	snprintf(dst, dstsz, "%s", value);
+	str_copy(dst, dstsz, value);
 	return 0;
 }
 
@@ -150,8 +150,8 @@ int lab_config_set(struct lab_config *c, const char *key, const char *value, cha
 			}
 			f = &c->faults[c->n_faults++];
 		}
-		snprintf(f->name, sizeof(f->name), "%s", key + 6);
-		snprintf(f->spec, sizeof(f->spec), "%s", value);
+		str_copy(f->name, sizeof(f->name), key + 6);
+		str_copy(f->spec, sizeof(f->spec), value);
 		return 0;
 	}
 	return 1;
@@ -412,7 +412,7 @@ struct lab *lab_open(struct smdp *d, const struct lab_config *lc, char *err, siz
 		memset(&r, 0, sizeof(r));
 		if (fault_parse(lc->faults[i].spec, &r, err, errsz))
 			goto out;
-		snprintf(r.name, sizeof(r.name), "%s", lc->faults[i].name);
+		str_copy(r.name, sizeof(r.name), lc->faults[i].name);
 		snprintf(r.origin, sizeof(r.origin), "config");
 		r.created = (int64_t)time(NULL);
 		if (store_fault_put(lab->d->store, &r)) {
@@ -557,8 +557,8 @@ static void add_event_text(struct lab_call *c, const char *kind, char *text, con
 		memcpy(copy, p, n);
 	e = &c->ev[c->n_ev++];
 	e->time_us = now_us();
-	snprintf(e->kind, sizeof(e->kind), "%s", kind);
-	snprintf(e->function, sizeof(e->function), "%s", fault_fn_name(c->fn));
+	str_copy(e->kind, sizeof(e->kind), kind);
+	str_copy(e->function, sizeof(e->function), fault_fn_name(c->fn));
 	e->detail = text;
 	e->body = copy;
 	e->body_len = n;
@@ -672,9 +672,9 @@ static void request_keys(struct lab_call *c, const uint8_t *body, size_t n, cons
 		trace_request_keys(c->fn, c->b, body, n, ids, &k);
 	set_txid(c, k.txid[0] ? k.txid : NULL);
 	if (k.eid[0] && !c->eid[0])
-		snprintf(c->eid, sizeof(c->eid), "%s", k.eid);
+		str_copy(c->eid, sizeof(c->eid), k.eid);
 	if (k.has_matching_id && !c->has_matching_id) {
-		snprintf(c->matching_id, sizeof(c->matching_id), "%s", k.matching_id);
+		str_copy(c->matching_id, sizeof(c->matching_id), k.matching_id);
 		c->has_matching_id = 1;
 	}
 	c->ids_read |= ids;
@@ -872,13 +872,13 @@ struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
 		c->state_before = s.state;
 		c->close_before = s.close_reason;
 		if (!c->eid[0])
-			snprintf(c->eid, sizeof(c->eid), "%s", s.eid);
+			str_copy(c->eid, sizeof(c->eid), s.eid);
 		if (!c->has_matching_id && (s.matching_id[0] || s.state >= SESSION_CLIENT_AUTHED)) {
 			/* an empty stored matchingId after authenticateClient: absent or "" */
-			snprintf(c->matching_id, sizeof(c->matching_id), "%s", s.matching_id);
+			str_copy(c->matching_id, sizeof(c->matching_id), s.matching_id);
 			c->has_matching_id = s.matching_id[0] != '\0';
 		}
-		snprintf(c->profile, sizeof(c->profile), "%s", s.profile_id);
+		str_copy(c->profile, sizeof(c->profile), s.profile_id);
 	}
 	if (lab->cfg.traces && fn != ES9_GET_BPP) {
 		char method[64], path[256];
@@ -950,7 +950,7 @@ void lab_call_txid(struct lab_call *c, const uint8_t *txid, size_t txid_len)
 	if (!c || c->fn != ES9_INITIATE_AUTH || !txid_len || 2 * txid_len >= sizeof(hex))
 		return;
 	hex_encode(txid, txid_len, hex, sizeof(hex));
-	snprintf(c->told_txid, sizeof(c->told_txid), "%s", hex);
+	str_copy(c->told_txid, sizeof(c->told_txid), hex);
 }
 
 struct es9_after *lab_call_after(struct lab_call *c)
@@ -1054,8 +1054,8 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		st = (int)c->result;
 		subject[0] = reason[0] = '\0';
 		if (c->result != RSP_OK) {
-			snprintf(subject, sizeof(subject), "%s", in->subject);
-			snprintf(reason, sizeof(reason), "%s", in->reason);
+			str_copy(subject, sizeof(subject), in->subject);
+			str_copy(reason, sizeof(reason), in->reason);
 		}
 	} else {
 		st = rs->drop ? -1 : trace_status(c->fn, c->b, rs->status, rs->body.p,
@@ -1068,7 +1068,7 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		char txid[LAB_TXID_TEXT];
 		if (c->told_txid[0] && c->has_result && c->result == RSP_OK && !c->answered &&
 		    rs->status == 200 && c->b == LAB_JSON)
-			snprintf(txid, sizeof(txid), "%s", c->told_txid);   /* the success sent */
+			str_copy(txid, sizeof(txid), c->told_txid);   /* the success sent */
 		else
 			trace_response_txid(c->b, rs->status, rs->body.p, rs->body.len, txid);
 		set_txid(c, txid[0] ? txid : NULL);
@@ -1145,10 +1145,10 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		s = c->after.s;
 	if ((have_after = c->after.set || load_session(c, &s))) {
 		if (!c->eid[0])
-			snprintf(c->eid, sizeof(c->eid), "%s", s.eid);
+			str_copy(c->eid, sizeof(c->eid), s.eid);
 		if (!c->matching_id[0])
-			snprintf(c->matching_id, sizeof(c->matching_id), "%s", s.matching_id);
-		snprintf(c->profile, sizeof(c->profile), "%s", s.profile_id);
+			str_copy(c->matching_id, sizeof(c->matching_id), s.matching_id);
+		str_copy(c->profile, sizeof(c->profile), s.profile_id);
 		/* a corrupted BPP must never be offered again as a binding */
 		if (c->bpp.applied && s.eid[0] && s.profile_id[0])
 			store_binding_delete(c->d->store, s.eid, s.profile_id);
@@ -1202,20 +1202,20 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 	/* into the store */
 	memset(&sum, 0, sizeof(sum));
 	if (c->txid[0])
-		snprintf(sum.txid, sizeof(sum.txid), "%s", c->txid);
+		str_copy(sum.txid, sizeof(sum.txid), c->txid);
 	else
 		snprintf(sum.txid, sizeof(sum.txid), "none-%lld", (long long)c->start_us);
 	for (size_t i = 0; i < c->n_ev; i++)
-		snprintf(c->ev[i].txid, sizeof(c->ev[i].txid), "%s", sum.txid);
+		str_copy(c->ev[i].txid, sizeof(c->ev[i].txid), sum.txid);
 	sum.started_us = c->start_us;
 	sum.updated_us = now_us();
-	snprintf(sum.eid, sizeof(sum.eid), "%s", c->eid);
-	snprintf(sum.matching_id, sizeof(sum.matching_id), "%s", c->matching_id);
-	snprintf(sum.profile, sizeof(sum.profile), "%s", c->profile);
-	snprintf(sum.last_function, sizeof(sum.last_function), "%s", fault_fn_name(c->fn));
+	str_copy(sum.eid, sizeof(sum.eid), c->eid);
+	str_copy(sum.matching_id, sizeof(sum.matching_id), c->matching_id);
+	str_copy(sum.profile, sizeof(sum.profile), c->profile);
+	str_copy(sum.last_function, sizeof(sum.last_function), fault_fn_name(c->fn));
 	outcome_text(c, st, subject, reason, sum.outcome, sizeof(sum.outcome));
 	if (have_after && s.state == SESSION_CLOSED && st == RSP_OK)
-		snprintf(sum.outcome, sizeof(sum.outcome), "%s", trace_close_name(s.close_reason));
+		str_copy(sum.outcome, sizeof(sum.outcome), trace_close_name(s.close_reason));
 	sum.calls = 1;
 	sum.faults = c->faults;
 	if (c->lab->cfg.traces) {
@@ -1379,7 +1379,7 @@ static void unpack_call(struct events_arg *a, const struct lab_event *call, cJSO
 		    b->valuedouble > (double)(call->body_len - off))
 			return;
 		e.time_us = (int64_t)t->valuedouble;
-		snprintf(e.kind, sizeof(e.kind), "%s", k->valuestring);
+		str_copy(e.kind, sizeof(e.kind), k->valuestring);
 		e.body_len = (size_t)b->valuedouble;
 		e.body = e.body_len ? call->body + off : NULL;
 		off += e.body_len;

@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "smdp-lab: %s\n", err);
 			goto out;
 		}
-		snprintf(r.name, sizeof(r.name), "%s", argv[i + 1]);
+		str_copy(r.name, sizeof(r.name), argv[i + 1]);
 		snprintf(r.origin, sizeof(r.origin), "cli");
 		r.created = (int64_t)time(NULL);
 		if (store_fault_put(st, &r))

@@ -86,7 +86,7 @@ static int make_parent(const char *path)
 	char dir[512];
 	char *slash;
 
-	snprintf(dir, sizeof(dir), "%s", path);
+	str_copy(dir, sizeof(dir), path);
 	slash = strrchr(dir, '/');
 	if (!slash)
 		return 0;

@@ -76,8 +76,8 @@ void metrics_call(struct lab_metrics *m, int fn, double seconds, const char *sub
 				break;
 		if (i == m->n_err && m->n_err < METRICS_MAX_ERRORS) {
 			m->err[i].fn = fn;
-			snprintf(m->err[i].subject, sizeof(m->err[i].subject), "%s", subject);
-			snprintf(m->err[i].reason, sizeof(m->err[i].reason), "%s", reason);
+			str_copy(m->err[i].subject, sizeof(m->err[i].subject), subject);
+			str_copy(m->err[i].reason, sizeof(m->err[i].reason), reason);
 			m->n_err++;
 		}
 		if (i < m->n_err)

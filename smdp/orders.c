@@ -90,7 +90,7 @@ void orders_activation_code(const struct smdp_config *cfg, const struct order *o
 {
 	/* SGP.22 4.1: 1$SM-DP+ address$AC token$SM-DP+ OID$CC required flag */
 	if (!o->confirmed || !o->matching_id[0])
-		snprintf(out, outsz, "%s", "");
+		str_copy(out, outsz, "");
 	else
 		snprintf(out, outsz, "LPA:1$%s$%s%s", cfg->fqdn, o->matching_id,
 			 o->has_cc ? "$$1" : "");
@@ -116,18 +116,18 @@ static int notify(struct store_tx *tx, const struct smdp_config *cfg, const stru
 	if (!o->operator_id[0] || !op || !op->notify_url[0])
 		return 0;
 	memset(&n, 0, sizeof(n));
-	snprintf(n.operator_id, sizeof(n.operator_id), "%s", o->operator_id);
-	snprintf(n.eid, sizeof(n.eid), "%s", eid && eid[0] ? eid : o->eid);
-	snprintf(n.iccid, sizeof(n.iccid), "%s", p->iccid);
-	snprintf(n.profile_type, sizeof(n.profile_type), "%s", p->type);
+	str_copy(n.operator_id, sizeof(n.operator_id), o->operator_id);
+	str_copy(n.eid, sizeof(n.eid), eid && eid[0] ? eid : o->eid);
+	str_copy(n.iccid, sizeof(n.iccid), p->iccid);
+	str_copy(n.profile_type, sizeof(n.profile_type), p->type);
 	n.time = (int64_t)time(NULL);
 	n.next_try = n.time;
 	n.point = point;
 	if (st != RSP_OK) {
 		const struct rsp_status_info *i = rsp_status_info(st);
-		snprintf(n.subject, sizeof(n.subject), "%s", i->subject);
-		snprintf(n.reason, sizeof(n.reason), "%s", i->reason);
-		snprintf(n.message, sizeof(n.message), "%s", message ? message : i->message);
+		str_copy(n.subject, sizeof(n.subject), i->subject);
+		str_copy(n.reason, sizeof(n.reason), i->reason);
+		str_copy(n.message, sizeof(n.message), message ? message : i->message);
 	}
 	/* borrowed, not owned: the store only reads it */
 	n.result_data.p = (uint8_t *)(uintptr_t)result;
@@ -147,9 +147,9 @@ static int history(struct store_tx *tx, const struct inv_profile *p, const char 
 
 	memset(&e, 0, sizeof(e));
 	e.time = (int64_t)time(NULL);
-	snprintf(e.eid, sizeof(e.eid), "%s", eid ? eid : "");
-	snprintf(e.profile_id, sizeof(e.profile_id), "%s", p->file);
-	snprintf(e.event, sizeof(e.event), "%s", event);
+	str_copy(e.eid, sizeof(e.eid), eid ? eid : "");
+	str_copy(e.profile_id, sizeof(e.profile_id), p->file);
+	str_copy(e.event, sizeof(e.event), event);
 	va_start(ap, fmt);
 	vsnprintf(e.detail, sizeof(e.detail), fmt, ap);
 	va_end(ap);
@@ -224,9 +224,9 @@ static int tx_import(struct store_tx *tx, void *arg)
 	int r;
 
 	memset(&p, 0, sizeof(p));
-	snprintf(p.iccid, sizeof(p.iccid), "%s", c->iccid);
-	snprintf(p.file, sizeof(p.file), "%s", c->file);
-	snprintf(p.type, sizeof(p.type), "%s", c->type);
+	str_copy(p.iccid, sizeof(p.iccid), c->iccid);
+	str_copy(p.file, sizeof(p.file), c->file);
+	str_copy(p.type, sizeof(p.type), c->type);
 	p.state = PS_AVAILABLE;
 	p.updated = (int64_t)time(NULL);
 	r = store_tx_profile_insert(tx, &p);
@@ -308,10 +308,10 @@ static int tx_download(struct store_tx *tx, void *arg)
 		}
 	}
 	memset(&o, 0, sizeof(o));
-	snprintf(o.iccid, sizeof(o.iccid), "%s", c->p.iccid);
+	str_copy(o.iccid, sizeof(o.iccid), c->p.iccid);
 	owner = c->op ? c->op : config_type_owner(c->d->cfg, c->p.type);
-	snprintf(o.operator_id, sizeof(o.operator_id), "%s", owner ? owner->id : "");
-	snprintf(o.eid, sizeof(o.eid), "%s", rq->eid);
+	str_copy(o.operator_id, sizeof(o.operator_id), owner ? owner->id : "");
+	str_copy(o.eid, sizeof(o.eid), rq->eid);
 	o.created = now;
 	o.expires = now + c->d->cfg->order_ttl;
 	o.active = 1;
@@ -338,7 +338,7 @@ enum rsp_status orders_download(struct smdp *d, const struct operator_cfg *op,
 		return RSP_ERR_MISSING_ELEMENT;   /* one of the two is mandatory */
 	st = run(d, tx_download, &c, &c.st);
 	if (st == RSP_OK) {
-		snprintf(iccid, SMDP_ICCID_LEN + 1, "%s", c.p.iccid);
+		str_copy(iccid, SMDP_ICCID_LEN + 1, c.p.iccid);
 		log_info("order: ICCID %s (%s) %s%s%s", c.p.iccid, c.p.type,
 			 orders_state_name(c.p.state), rq->eid[0] ? " to EID " : "", rq->eid);
 	}
@@ -375,7 +375,7 @@ static int tx_confirm(struct store_tx *tx, void *arg)
 			c->st = RSP_ERR_EID_DIFFERENT;
 			return TX_REFUSED;
 		}
-		snprintf(c->o.eid, sizeof(c->o.eid), "%s", rq->eid);
+		str_copy(c->o.eid, sizeof(c->o.eid), rq->eid);
 	}
 	/* default SM-DP+ (empty matchingId) and SM-DS cases find the order by
 	 * EID or announce it for an EID: one is needed (SGP.22 5.3.2) */
@@ -384,7 +384,7 @@ static int tx_confirm(struct store_tx *tx, void *arg)
 		c->st = RSP_ERR_EID_REQUIRED;
 		return TX_REFUSED;
 	}
-	snprintf(c->o.smds_address, sizeof(c->o.smds_address), "%s", rq->smds_address);
+	str_copy(c->o.smds_address, sizeof(c->o.smds_address), rq->smds_address);
 	c->o.has_cc = rq->has_cc;
 	if (rq->has_cc)
 		crypto_sha256((const uint8_t *)rq->cc, strlen(rq->cc), NULL, 0, c->o.cc_hash);
@@ -393,7 +393,7 @@ static int tx_confirm(struct store_tx *tx, void *arg)
 		if (generated && orders_new_matching_id(c->o.matching_id))
 			return TX_ERROR;
 		if (!generated)
-			snprintf(c->o.matching_id, sizeof(c->o.matching_id), "%s", rq->matching_id);
+			str_copy(c->o.matching_id, sizeof(c->o.matching_id), rq->matching_id);
 		r = store_tx_order_update(tx, &c->o);
 		if (r < 0)
 			return TX_ERROR;
@@ -427,9 +427,9 @@ enum rsp_status orders_confirm(struct smdp *d, const struct operator_cfg *op,
 	crypto_cleanse(c.o.cc_hash, sizeof(c.o.cc_hash));
 	if (st != RSP_OK)
 		return st;
-	snprintf(res->eid, sizeof(res->eid), "%s", c.o.eid);
-	snprintf(res->matching_id, sizeof(res->matching_id), "%s", c.o.matching_id);
-	snprintf(res->smdp_address, sizeof(res->smdp_address), "%s", d->cfg->fqdn);
+	str_copy(res->eid, sizeof(res->eid), c.o.eid);
+	str_copy(res->matching_id, sizeof(res->matching_id), c.o.matching_id);
+	str_copy(res->smdp_address, sizeof(res->smdp_address), d->cfg->fqdn);
 	orders_activation_code(d->cfg, &c.o, res->activation_code, sizeof(res->activation_code));
 	/* the activation code of every confirmed order goes to the log (the
 	 * issue's "smdp prints it"); it carries the CC flag, never the CC */
@@ -601,7 +601,7 @@ static int tx_select(struct store_tx *tx, void *arg)
 	o.attempts++;
 	/* the first eUICC to download binds an order made without EID */
 	if (!o.eid[0])
-		snprintf(o.eid, sizeof(o.eid), "%s", s->eid);
+		str_copy(o.eid, sizeof(o.eid), s->eid);
 	if (store_tx_order_update(tx, &o) ||
 	    history(tx, &p, s->eid, "order-selected", "order %lld attempt %d of %d",
 		    (long long)o.id, o.attempts, cfg->max_attempts) ||
@@ -609,7 +609,7 @@ static int tx_select(struct store_tx *tx, void *arg)
 		return TX_ERROR;
 	s->order_id = o.id;
 	s->cc_required = o.has_cc;
-	snprintf(s->profile_id, sizeof(s->profile_id), "%s", p.file);
+	str_copy(s->profile_id, sizeof(s->profile_id), p.file);
 	return 0;
 }
 
@@ -654,7 +654,7 @@ enum rsp_status orders_es9_select(struct smdp *d, struct session *s,
 	if (c.found) {
 		if (c.st == RSP_OK) {
 			*prof = c.prof;
-			snprintf(s->profile_id, sizeof(s->profile_id), "%s", c.prof->id);
+			str_copy(s->profile_id, sizeof(s->profile_id), c.prof->id);
 		} else {
 			log_info("order for EID %s refused: %s", s->eid, rsp_status_info(c.st)->name);
 		}
@@ -663,7 +663,7 @@ enum rsp_status orders_es9_select(struct smdp *d, struct session *s,
 	if (d->cfg->mode == MODE_LAB) {
 		c.st = select_lab(d, ctx, prof);
 		if (c.st == RSP_OK)
-			snprintf(s->profile_id, sizeof(s->profile_id), "%s", (*prof)->id);
+			str_copy(s->profile_id, sizeof(s->profile_id), (*prof)->id);
 		return c.st;
 	}
 	if (ctx->has_matching_id && ctx->matching_id[0]) {

@@ -140,7 +140,7 @@ static int pin_value(const struct perso_opts *o, const char *opt, const char *la
 	if (!opt[0])
 		return 0;
 	if (strcmp(opt, "random")) {
-		snprintf(out, outsz, "%s", opt);
+		str_copy(out, outsz, opt);
 		return 0;
 	}
 	/* Rejection sampling keeps the digits uniform. */
@@ -273,7 +273,7 @@ static int copyopt(char *dst, size_t dstsz, const char *v, const char *name)
 		fprintf(stderr, "personalize: --%s: value too long\n", name);
 		return -1;
 	}
-	snprintf(dst, dstsz, "%s", v);
+	str_copy(dst, dstsz, v);
 	return 0;
 }
 
@@ -425,12 +425,12 @@ static int make_one(const struct perso_opts *o, struct saip_pkg *pkg, const stru
 		snprintf(err, errsz, "instance %ld: the ICCID or IMSI range overflows its digits", k);
 		goto out;
 	}
-	snprintf(v.iccid, sizeof(v.iccid), "%s", base_iccid);
+	str_copy(v.iccid, sizeof(v.iccid), base_iccid);
 	if (saip_iccid_complete(base_iccid, row->in.iccid) < 0) {
 		snprintf(err, errsz, "instance %ld: bad ICCID", k);
 		goto out;
 	}
-	snprintf(row->in.imsi, sizeof(row->in.imsi), "%s", v.imsi);
+	str_copy(row->in.imsi, sizeof(row->in.imsi), v.imsi);
 	v.ki_len = ti->key_len;
 	v.opc_len = ti->opc_len;
 	if (secret(o, "ki", row->in.iccid, v.ki, v.ki_len) < 0)
@@ -598,7 +598,7 @@ int personalize_run(int argc, char **argv, perso_register_fn reg, void *arg)
 		goto out;
 	}
 	for (made = 0; made < o.count; made++) {
-		snprintf(rows[made].in.template_id, sizeof(rows[made].in.template_id), "%s", o.name);
+		str_copy(rows[made].in.template_id, sizeof(rows[made].in.template_id), o.name);
 		if (make_one(&o, &pkg, &ti, made, desc_text, &rows[made], &csv, err,
 			     sizeof(err)) < 0) {
 			log_error("personalize: %s", err);

@@ -326,7 +326,7 @@ static int load_set(struct report *r, struct pki_set *s, const char *dir, const 
 	int n, unreadable, errors0 = r->errors;
 
 	memset(s, 0, sizeof(*s));
-	snprintf(s->name, sizeof(s->name), "%s", name);
+	str_copy(s->name, sizeof(s->name), name);
 	r->ci = s->name;
 	s->ci = load_cert(dir, "ci", path, sizeof(path), &unreadable);
 	if (!s->ci && !unreadable)

@@ -282,7 +282,7 @@ static int make_tmpl(const struct hier *h, enum role r, enum flaw f, long days,
 	t->not_before = h->now - 60;
 	t->not_after = d ? h->now + d * DAY : CRYPTO_TIME_FOREVER;
 	snprintf(eum_org, eosz, "%.50s EUM", h->org);
-	snprintf(oid, oidsz, "%s", h->oid);
+	str_copy(oid, oidsz, h->oid);
 	if (new_serial(t->serial))
 		return -1;
 	t->serial_len = 8;
@@ -307,7 +307,7 @@ static int make_tmpl(const struct hier *h, enum role r, enum flaw f, long days,
 		t->san_rid = oid;
 		break;
 	case R_DPTLS:
-		snprintf(cn, cnsz, "%s", h->fqdn);
+		str_copy(cn, cnsz, h->fqdn);
 		a[0] = (struct crypto_name_attr){ "O", h->org };
 		a[1] = (struct crypto_name_attr){ "CN", cn };
 		t->key_usage = CRYPTO_KU_DIGITAL_SIGNATURE;
@@ -463,19 +463,19 @@ static int hier_read(struct hier *h, const char *dir)
 		return fail("%s: needs ci.der and ci.key.pem", dir);
 	h->curve = crypto_cert_curve(h->cert[R_CI]);
 	slash = strrchr(dir, '/');
-	snprintf(h->name, sizeof(h->name), "%s", slash && slash[1] ? slash + 1 : dir);
+	str_copy(h->name, sizeof(h->name), slash && slash[1] ? slash + 1 : dir);
 	if (h->cert[R_DPAUTH] && crypto_cert_san_rid(h->cert[R_DPAUTH], h->oid, sizeof(h->oid)))
 		h->oid[0] = '\0';
 	if (h->cert[R_DPTLS]) {
 		crypto_cert_san_dns_list(h->cert[R_DPTLS], dns, sizeof(dns));
 		dns[strcspn(dns, ",")] = '\0';
 		if (dns[0] && strlen(dns) <= PKI_MAX_FQDN)
-			snprintf(h->fqdn, sizeof(h->fqdn), "%s", dns);
+			str_copy(h->fqdn, sizeof(h->fqdn), dns);
 	}
 	if (h->cert[R_EUM]) {
 		n = crypto_cert_eid_prefixes(h->cert[R_EUM], prefixes, CRYPTO_MAX_PREFIXES);
 		if (n > 0)
-			snprintf(h->prefix, sizeof(h->prefix), "%s", prefixes[0]);
+			str_copy(h->prefix, sizeof(h->prefix), prefixes[0]);
 	}
 	if (h->cert[R_EUICC] && crypto_cert_subject_serial(h->cert[R_EUICC], h->eid, sizeof(h->eid)))
 		h->eid[0] = '\0';
@@ -582,7 +582,7 @@ static int parse_listen(struct opts *o, const char *arg)
 	memset(l, 0, sizeof(*l));
 	snprintf(l->name, sizeof(l->name), "%.*s", (int)(eq - arg), arg);
 	snprintf(l->cert, sizeof(l->cert), "%.*s", (int)(comma - eq - 1), eq + 1);
-	snprintf(l->key, sizeof(l->key), "%s", comma + 1);
+	str_copy(l->key, sizeof(l->key), comma + 1);
 	return 0;
 }
 
@@ -610,41 +610,41 @@ static int parse_opts(int argc, char **argv, struct opts *o, int *first_arg)
 		case O_NAME:
 			if (!optarg[0] || strlen(optarg) > PKI_MAX_NAME || strchr(optarg, '/'))
 				return usage_error("--name: 1..48 characters, no '/'");
-			snprintf(h->name, sizeof(h->name), "%s", optarg);
+			str_copy(h->name, sizeof(h->name), optarg);
 			break;
 		case O_FQDN:
 			if (!optarg[0] || strlen(optarg) > PKI_MAX_FQDN)
 				return usage_error("--fqdn: 1..64 characters");
-			snprintf(h->fqdn, sizeof(h->fqdn), "%s", optarg);
+			str_copy(h->fqdn, sizeof(h->fqdn), optarg);
 			o->fqdn_set = 1;
 			break;
 		case O_OID:
 			if (!optarg[0] || strlen(optarg) > SMDP_MAX_OID - 4 ||
 			    strspn(optarg, "0123456789.") != strlen(optarg))
 				return usage_error("--oid: a dotted OID");
-			snprintf(h->oid, sizeof(h->oid), "%s", optarg);
+			str_copy(h->oid, sizeof(h->oid), optarg);
 			o->oid_set = 1;
 			break;
 		case O_EID:
 			if (!digits_only(optarg, SMDP_EID_LEN, SMDP_EID_LEN))
 				return usage_error("--eid: 32 digits");
-			snprintf(h->eid, sizeof(h->eid), "%s", optarg);
+			str_copy(h->eid, sizeof(h->eid), optarg);
 			break;
 		case O_PREFIX:
 			if (!digits_only(optarg, 1, 30))
 				return usage_error("--eid-prefix: 1..30 digits");
-			snprintf(h->prefix, sizeof(h->prefix), "%s", optarg);
+			str_copy(h->prefix, sizeof(h->prefix), optarg);
 			o->prefix_set = 1;
 			break;
 		case O_ORG:
 			if (!optarg[0] || strlen(optarg) > PKI_MAX_ORG - 8)
 				return usage_error("--org: 1..56 characters");
-			snprintf(h->org, sizeof(h->org), "%s", optarg);
+			str_copy(h->org, sizeof(h->org), optarg);
 			break;
 		case O_CRL_URL:
 			if (strlen(optarg) >= sizeof(h->crl_url) - 8)
 				return usage_error("--crl-url too long");
-			snprintf(h->crl_url, sizeof(h->crl_url), "%s", optarg);
+			str_copy(h->crl_url, sizeof(h->crl_url), optarg);
 			break;
 		case O_CI:
 			o->ci_dir = optarg;
@@ -724,8 +724,7 @@ static int cmd_init(struct opts *o, int argc, char **argv, int ai)
 		struct hier h = o->h;
 		h.curve = curves[i];
 		if (!o->h.name[0])
-			snprintf(h.name, sizeof(h.name), "%s",
-				 h.curve == CURVE_NIST_P256 ? "lab-nist" : "lab-brp");
+			str_copy(h.name, sizeof(h.name), h.curve == CURVE_NIST_P256 ? "lab-nist" : "lab-brp");
 		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", argv[ai], h.name) >= sizeof(dir) - 64) {
 			rc = fail("%s: path too long", argv[ai]);
 			goto next;
@@ -795,15 +794,15 @@ static int cmd_issue(struct opts *o, int argc, char **argv, int ai)
 	if (hier_read(&h, o->ci_dir))
 		goto out;
 	/* what the command line gives wins over what the directory holds */
-	snprintf(h.org, sizeof(h.org), "%s", o->h.org);
-	snprintf(h.crl_url, sizeof(h.crl_url), "%s", o->h.crl_url);
+	str_copy(h.org, sizeof(h.org), o->h.org);
+	str_copy(h.crl_url, sizeof(h.crl_url), o->h.crl_url);
 	if (o->fqdn_set || !h.fqdn[0])
-		snprintf(h.fqdn, sizeof(h.fqdn), "%s", o->h.fqdn);
+		str_copy(h.fqdn, sizeof(h.fqdn), o->h.fqdn);
 	if (o->oid_set || !h.oid[0])
-		snprintf(h.oid, sizeof(h.oid), "%s", o->h.oid);
+		str_copy(h.oid, sizeof(h.oid), o->h.oid);
 	if (o->prefix_set || !h.prefix[0])
-		snprintf(h.prefix, sizeof(h.prefix), "%s", o->h.prefix);
-	snprintf(h.eid, sizeof(h.eid), "%s", o->h.eid);
+		str_copy(h.prefix, sizeof(h.prefix), o->h.prefix);
+	str_copy(h.eid, sizeof(h.eid), o->h.eid);
 	if (r == R_EUICC && strncmp(h.eid, h.prefix, strlen(h.prefix)))
 		eid_make(h.prefix, h.eid);
 	h.now = o->h.now;
@@ -1067,7 +1066,7 @@ static int cmd_negative(struct opts *o, int argc, char **argv, int ai)
 			     o->ci_dir);
 			goto out;
 		}
-	snprintf(h.org, sizeof(h.org), "%s", o->h.org);
+	str_copy(h.org, sizeof(h.org), o->h.org);
 	h.now = o->h.now;
 	if (!h.prefix[0] || !h.eid[0] || !h.oid[0] || !h.fqdn[0]) {
 		fail("%s: cannot recover the EID range, EID, OID or FQDN", o->ci_dir);

@@ -65,7 +65,7 @@ static void pe_err(char *err, size_t errsz, size_t idx, int type, uint32_t tag, 
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (type >= 0)
-		snprintf(what, sizeof(what), "%s", saip_pe_name(type));
+		str_copy(what, sizeof(what), saip_pe_name(type));
 	else
 		snprintf(what, sizeof(what), "tag %X", (unsigned)tag);
 	snprintf(err, errsz, "element %zu (%s) at offset %zu: %s", idx, what, off, why);
@@ -1538,7 +1538,7 @@ static int load_icon(const char *desc, const char *file, struct profile_metadata
 	int type;
 
 	if (file[0] == '/' || !slash)
-		snprintf(path, sizeof(path), "%s", file);
+		str_copy(path, sizeof(path), file);
 	else
 		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - desc), desc, file);
 	if (file_read(path, SAIP_MAX_ICON, &m->icon) < 0)
@@ -1722,7 +1722,7 @@ int saip_metadata(const struct saip_pkg *p, const char *id, const char *desc,
 	}
 	/* SGP.22 Iccid is coded as in EF.ICCID: nibble-swapped. */
 	iccid_swap(((const ProfileElement_t *)p->pe[0].asn)->choice.header.iccid.buf, m->iccid);
-	snprintf(m->spn, sizeof(m->spn), "%s", info.spn);
+	str_copy(m->spn, sizeof(m->spn), info.spn);
 	snprintf(m->name, sizeof(m->name), "%.64s", id);
 	if (desc && desc[0]) {
 		if (file_read(desc, SAIP_MAX_DESC, &text) < 0) {

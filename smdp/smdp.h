@@ -70,6 +70,10 @@ int hex_encode(const uint8_t *in, size_t n, char *out, size_t outsz);
 /* Decode hex text (either case, even length, no separators) into out.
  * Returns the number of bytes or -1 (bad digit, odd length, too long). */
 int hex_decode(const char *in, uint8_t *out, size_t outsz);
+/* Copy the string src into dst[cap], cut to cap - 1 bytes, always
+ * terminated (cap > 0); NULL src copies "". What snprintf(dst, cap, "%s",
+ * src) does, without the format machinery (~1,000 instructions a call). */
+void str_copy(char *dst, size_t cap, const char *src);
 /* Standard base64 with padding; returns a malloc'd NUL-terminated string
  * (caller frees) or NULL. */
 char *b64_encode(const uint8_t *in, size_t n);

@@ -746,7 +746,7 @@ struct store *store_open(const char *path, char *err, size_t errsz)
 	    sqlite3_step(jm) != SQLITE_ROW)
 		goto sqlfail;
 	mode = sqlite3_column_text(jm, 0);
-	snprintf(jmode, sizeof(jmode), "%s", mode ? (const char *)mode : "unknown");
+	str_copy(jmode, sizeof(jmode), mode ? (const char *)mode : "unknown");
 	/* a statement left open would block the migrations' COMMIT */
 	sqlite3_finalize(jm);
 	jm = NULL;
@@ -1888,7 +1888,7 @@ int store_profile_each(struct store *st, enum profile_state state, const char *t
 				log_error("store: profile list: malformed order");
 				goto out;
 			}
-			snprintf(last, sizeof(last), "%s", r->p.iccid);
+			str_copy(last, sizeof(last), r->p.iccid);
 			n++;
 		}
 		if (step != SQLITE_DONE) {
@@ -1992,7 +1992,7 @@ int store_notify_retry(struct store *st, int64_t id, int tries, int64_t next_try
 	if (!st || !error)
 		goto out;
 	/* a transport error text may be longer than the column is meant to be */
-	snprintf(e, sizeof(e), "%s", error);
+	str_copy(e, sizeof(e), error);
 	pthread_mutex_lock(&st->mu);
 	locked = 1;
 	q = st->q[Q_OPN_RETRY];
@@ -2051,7 +2051,7 @@ static void col_text_lab(sqlite3_stmt *q, int c, char *out, size_t outsz)
 {
 	const unsigned char *t = sqlite3_column_text(q, c);
 
-	snprintf(out, outsz, "%s", t ? (const char *)t : "");
+	str_copy(out, outsz, t ? (const char *)t : "");
 }
 
 /* fault rules */

@@ -28,10 +28,17 @@ int lab_json_depth_ok(const uint8_t *p, size_t n, int max)
  * numbers before that. */
 static cJSON *int_item(long long v)
 {
-	char t[24];
+	char t[24], *p = t + sizeof(t) - 1;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
-	snprintf(t, sizeof(t), "%lld", v);
-	return cJSON_CreateRaw(t);
+	*p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return cJSON_CreateRaw(p);
 }
 
 static void add_int(cJSON *o, const char *name, long long v)
@@ -833,8 +840,7 @@ static void object_keys(int fn, const uint8_t *der, size_t n, struct trace_keys 
 		memset(&in, 0, sizeof(in));
 		if (der_decode_auth_server_resp(der, n, &in) == RSP_OK && !in.is_error) {
 			if (in.signed1.ctx.has_matching_id) {
-				snprintf(k->matching_id, sizeof(k->matching_id), "%s",
-					 in.signed1.ctx.matching_id);
+				str_copy(k->matching_id, sizeof(k->matching_id), in.signed1.ctx.matching_id);
 				k->has_matching_id = 1;
 			}
 			if (der_cert_subject_serial(in.euicc_cert.p, in.euicc_cert.len, k->eid,
@@ -862,7 +868,7 @@ void trace_request_keys_json(int fn, const cJSON *in, int ids, struct trace_keys
 
 	memset(k, 0, sizeof(*k));
 	if (cJSON_IsString(t) && strlen(t->valuestring) < sizeof(k->txid))
-		snprintf(k->txid, sizeof(k->txid), "%s", t->valuestring);
+		str_copy(k->txid, sizeof(k->txid), t->valuestring);
 	if (cJSON_IsString(o)) {
 		struct buf der = { 0 };
 		if (b64_decode(o->valuestring, strlen(o->valuestring), &der) == 0)
@@ -907,7 +913,7 @@ void trace_response_txid(enum lab_binding b, int http_status, const uint8_t *bod
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "transactionId");
 
 		if (cJSON_IsString(t) && strlen(t->valuestring) < LAB_TXID_TEXT)
-			snprintf(txid, LAB_TXID_TEXT, "%s", t->valuestring);
+			str_copy(txid, LAB_TXID_TEXT, t->valuestring);
 		cJSON_Delete(o);
 	} else {
 		struct es9_asn1_resp r;
@@ -942,8 +948,8 @@ int trace_status(int fn, enum lab_binding b, int http_status, const uint8_t *bod
 		if (cJSON_IsString(s) && !strcmp(s->valuestring, "Executed-Success")) {
 			st = RSP_OK;
 		} else if (cJSON_IsString(sc) && cJSON_IsString(rc)) {
-			snprintf(subject, 16, "%s", sc->valuestring);
-			snprintf(reason, 16, "%s", rc->valuestring);
+			str_copy(subject, 16, sc->valuestring);
+			str_copy(reason, 16, rc->valuestring);
 			st = RSP_STATUS_COUNT;   /* a code the table does not have */
 			for (int i = 1; i < RSP_STATUS_COUNT; i++) {
 				const struct rsp_status_info *in = rsp_status_info((enum rsp_status)i);
@@ -971,8 +977,8 @@ int trace_status(int fn, enum lab_binding b, int http_status, const uint8_t *bod
 					const struct rsp_status_info *in =
 						rsp_status_info((enum rsp_status)i);
 					if (in->asn1[fn] == r.error) {
-						snprintf(subject, 16, "%s", in->subject);
-						snprintf(reason, 16, "%s", in->reason);
+						str_copy(subject, 16, in->subject);
+						str_copy(reason, 16, in->reason);
 						st = i;
 						break;
 					}
@@ -1086,7 +1092,7 @@ void trace_checks(int fn, enum rsp_status st, cJSON *arr)
 		for (i = 0; i < n; i++)
 			known |= check_fails(&list[i], st);
 	} else {
-		snprintf(detail, sizeof(detail), "%s", st == RSP_OK ? "" : "code outside the table");
+		str_copy(detail, sizeof(detail), st == RSP_OK ? "" : "code outside the table");
 	}
 	for (i = 0; i < 2 + n; i++) {
 		const struct check *c = i < 2 ? &common[i] : &list[i - 2];

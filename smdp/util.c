@@ -96,6 +96,18 @@ int hex_decode(const char *in, uint8_t *out, size_t outsz)
 	return (int)(len / 2);
 }
 
+void str_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n;
+
+	if (!cap)
+		return;
+	n = src ? strnlen(src, cap - 1) : 0;
+	if (n)
+		memmove(dst, src, n);
+	dst[n] = '\0';
+}
+
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -2234,6 +2234,28 @@ out:
 /* Base64 as every JSON-binding object travels (SGP.22 6.6, RFC 4648): the
  * RFC's test vectors, the inputs it must refuse, and a round trip of every
  * length up to 300 bytes checked against the openssl command line. */
+/* str_copy against snprintf(dst, cap, "%s", src), which it replaces: every
+ * cut of a string into every buffer size, and a NULL source. */
+static void test_str_copy(void)
+{
+	const char *src = "89049032123451234512345678901235";
+	char a[40], b[40];
+	int ok = 1;
+
+	for (size_t cap = 1; cap <= sizeof(a) && ok; cap++) {
+		memset(a, 'x', sizeof(a));
+		memset(b, 'x', sizeof(b));
+		str_copy(a, cap, src);
+		snprintf(b, cap, "%s", src);
+		ok = !memcmp(a, b, sizeof(a));
+	}
+	check(ok, "str_copy writes what snprintf %%s writes, buffer sizes 1..40, nothing past them");
+	memset(a, 'x', sizeof(a));
+	str_copy(a, sizeof(a), NULL);
+	str_copy(b, 0, src);   /* no room: nothing written, no crash */
+	check(a[0] == '\0' && a[1] == 'x', "str_copy of NULL is the empty string");
+}
+
 static void test_base64(void)
 {
 	static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
@@ -2315,6 +2337,7 @@ int main(int argc, char **argv)
 	}
 	test_der_tlv();
 	test_base64();
+	test_str_copy();
 	test_server_signed1();
 	test_smdp_signed2();
 	test_euicc_info(&info2);
