@@ -584,14 +584,20 @@ static char *textf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *textf(const char *fmt, ...)
 {
 	va_list ap;
-	char *t;
+	char first[512], *t;
 	int n;
 
+	/* formatted once when it fits the stack buffer (the common events
+	 * do), twice when it does not */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(first, sizeof(first), fmt, ap);
 	va_end(ap);
 	if (n < 0 || !(t = malloc((size_t)n + 1)))
 		return NULL;
+	if ((size_t)n < sizeof(first)) {
+		memcpy(t, first, (size_t)n + 1);
+		return t;
+	}
 	va_start(ap, fmt);
 	vsnprintf(t, (size_t)n + 1, fmt, ap);
 	va_end(ap);
@@ -1084,11 +1090,12 @@ void lab_call_end(struct lab_call *c, struct http_response *rs)
 		int kept = !rs->drop;
 		char head[160];
 		char *text;
+		long long us = (long long)(secs * 1e6 + 0.5);   /* secs >= 0 */
 
-		snprintf(head, sizeof(head), "%s\"http\":%d,\"durationMs\":%.3f",
+		snprintf(head, sizeof(head), "%s\"http\":%d,\"durationMs\":%lld.%03lld",
 			 c->drop || c->drop_after ? "\"delivered\":\"no: connection closed without "
 			 "an answer\"," : "", rs->drop || c->drop_after ? 0 : rs->status,
-			 secs * 1000.0);
+			 us / 1000, us % 1000);
 		if (kept && c->fn == ES9_GET_BPP) {
 			/* the BPP is summarised now, its contents never stored; when
 			 * the binding handed over the success it sent, from that */
