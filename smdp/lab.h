@@ -72,7 +72,7 @@ enum lab_binding { LAB_JSON = 0, LAB_ASN1 = 1 };
  * attempts), sleeps the delays, and prepares what the other hooks apply.
  * json: the JSON binding's own parse of rq->body (NULL when it has none,
  * and on the ASN.1 binding), read for the request's keys instead of
- * parsing the body a second time; only used during the call.
+ * parsing the body a second time; read by lab_call_begin only, never kept.
  * NULL when lab is NULL or out of memory: the call then runs unobserved,
  * and every other hook accepts NULL. Thread-safe. */
 struct lab_call *lab_call_begin(struct lab *lab, struct smdp *d, enum es9_fn fn,
