@@ -326,10 +326,13 @@ int store_trace_add_batch(struct store *st, struct lab_trace_rec *const *recs, s
 /* Call cb for each event of txid in order (detail valid during the call). */
 int store_trace_each(struct store *st, const char *txid,
 		     void (*cb)(void *arg, const struct lab_event *e), void *arg);
-/* Transactions, newest first, at most max; with their session row. */
+/* Transactions, newest first, at most max; with their session row when it
+ * is still stored (the key in upper-case hex names it). Reads through the
+ * index on started, one session lookup per row listed. */
 int store_trace_list(struct store *st, size_t max,
 		     void (*cb)(void *arg, const struct lab_tx_summary *s), void *arg);
-/* 1 and *out filled if txid has a summary, 0 none, -1 error. */
+/* 1 and *out filled (with its session row, as above) if txid has a
+ * summary, 0 none, -1 error. */
 int store_trace_get(struct store *st, const char *txid, struct lab_tx_summary *out);
 /* Delete events and summaries last updated before cutoff_us. Rows or -1. */
 int store_trace_sweep(struct store *st, int64_t cutoff_us);

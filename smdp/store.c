@@ -244,6 +244,12 @@ static const char *const migrations[] = {
 	"  UPDATE lab_fault_gen SET gen = gen + 1; END;"
 	"CREATE TRIGGER IF NOT EXISTS lab_faults_changed AFTER UPDATE OF name, spec, enabled, origin "
 	"  ON lab_faults BEGIN UPDATE lab_fault_gen SET gen = gen + 1; END;",
+	/* 6: the transaction list reads newest first through an index on
+	 * started instead of sorting the whole table. The index on updated
+	 * goes: every traced call moved its entry; the sweep finds its rows
+	 * through started, which is never later than updated (issue 8). */
+	("DROP INDEX IF EXISTS lab_transactions_updated;"
+	 "CREATE INDEX IF NOT EXISTS lab_transactions_started ON lab_transactions(started);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -288,8 +294,8 @@ enum {
 #define HISTORY_COLS "id, time, txid, eid, profile_id, event, detail"
 
 #define FAULT_COLS "id, name, spec, enabled, origin, seen, fired, created"
-#define TX_COLS "t.txid, t.started, t.updated, t.eid, t.matching_id, t.profile, " \
-	"t.last_function, t.outcome, t.calls, t.faults, s.state, s.close_reason, s.expires"
+#define TX_COLS "txid, started, updated, eid, matching_id, profile, last_function, " \
+	"outcome, calls, faults"
 
 /* Every statement the store runs after open, prepared once. */
 enum stmt_id {
@@ -305,7 +311,7 @@ enum stmt_id {
 	/* the lab (lab.h) */
 	Q_FAULT_INSERT, Q_FAULT_GET_NAME, Q_FAULT_UPDATE, Q_FAULT_LIST, Q_FAULT_SEEN,
 	Q_FAULT_FIRED, Q_FAULT_DELETE, Q_FAULT_DELETE_ALL, Q_FAULT_ENABLE,
-	Q_EVENT_ADD, Q_EVENTS, Q_TX_UPSERT, Q_TX_LIST, Q_TX_GET,
+	Q_EVENT_ADD, Q_EVENTS, Q_TX_UPSERT, Q_TX_LIST, Q_TX_GET, Q_TX_SESSION,
 	Q_SWEEP_EVENTS, Q_SWEEP_TX, Q_IN_FLIGHT, Q_LAB_PEEK,
 	Q_COUNT
 };
@@ -430,13 +436,16 @@ static const char *const stmt_sql[Q_COUNT] = {
 		"profile = CASE WHEN excluded.profile <> '' THEN excluded.profile ELSE profile END, "
 		"last_function = excluded.last_function, outcome = excluded.outcome, "
 		"calls = calls + excluded.calls, faults = faults + excluded.faults",
-	[Q_TX_LIST] = "SELECT " TX_COLS " FROM lab_transactions t LEFT JOIN sessions s "
-		"ON hex(s.txid) = t.txid ORDER BY t.started DESC LIMIT ?1",
-	[Q_TX_GET] = "SELECT " TX_COLS " FROM lab_transactions t LEFT JOIN sessions s "
-		"ON hex(s.txid) = t.txid WHERE t.txid = ?1",
+	/* the session of each row is looked up by its binary txid (Q_TX_SESSION):
+	 * a join on hex(sessions.txid) can use no index, so it read every
+	 * session for every row listed */
+	[Q_TX_LIST] = "SELECT " TX_COLS " FROM lab_transactions ORDER BY started DESC LIMIT ?1",
+	[Q_TX_GET] = "SELECT " TX_COLS " FROM lab_transactions WHERE txid = ?1",
+	[Q_TX_SESSION] = "SELECT state, close_reason, expires FROM sessions WHERE txid = ?1",
+	/* started <= updated: the index on started finds the candidates */
 	[Q_SWEEP_EVENTS] = "DELETE FROM lab_trace_events WHERE txid IN "
-		"(SELECT txid FROM lab_transactions WHERE updated < ?1)",
-	[Q_SWEEP_TX] = "DELETE FROM lab_transactions WHERE updated < ?1",
+		"(SELECT txid FROM lab_transactions WHERE started < ?1 AND updated < ?1)",
+	[Q_SWEEP_TX] = "DELETE FROM lab_transactions WHERE started < ?1 AND updated < ?1",
 	/* ?2 = SESSION_CLOSED */
 	[Q_IN_FLIGHT] = "SELECT count(*) FROM sessions WHERE state < ?2 AND expires >= ?1",
 	/* one read for what the lab needs before a call: the fault rules'
@@ -2362,10 +2371,38 @@ static void read_summary(sqlite3_stmt *q, struct lab_tx_summary *s)
 	col_text_lab(q, 7, s->outcome, sizeof(s->outcome));
 	s->calls = sqlite3_column_int(q, 8);
 	s->faults = sqlite3_column_int(q, 9);
-	s->has_session = sqlite3_column_type(q, 10) != SQLITE_NULL;
-	s->state = sqlite3_column_int(q, 10);
-	s->close_reason = sqlite3_column_int(q, 11);
-	s->expires = sqlite3_column_int64(q, 12);
+}
+
+/* The session a summary's key names, if it is still stored (under st->mu).
+ * The key is the txid in upper-case hex (lab.c); any other key ("none-...",
+ * lower case) names no session. 0 done (has_session set or not), -1 error. */
+static int read_tx_session(struct store *st, struct lab_tx_summary *s)
+{
+	uint8_t bin[LAB_TXID_TEXT / 2];
+	char back[LAB_TXID_TEXT];
+	sqlite3_stmt *q;
+	int n, step, rc = -1;
+
+	s->has_session = 0;
+	n = hex_decode(s->txid, bin, sizeof(bin));
+	if (n <= 0 || hex_encode(bin, (size_t)n, back, sizeof(back)) != n * 2 ||
+	    strcmp(back, s->txid) != 0)
+		return 0;
+	q = st->q[Q_TX_SESSION];
+	if (sqlite3_bind_blob(q, 1, bin, n, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		s->has_session = 1;
+		s->state = sqlite3_column_int(q, 0);
+		s->close_reason = sqlite3_column_int(q, 1);
+		s->expires = sqlite3_column_int64(q, 2);
+	}
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+out:
+	stmt_done(q);
+	return rc;
 }
 
 int store_trace_list(struct store *st, size_t max,
@@ -2374,20 +2411,28 @@ int store_trace_list(struct store *st, size_t max,
 	struct lab_tx_summary *v = NULL;
 	sqlite3_stmt *q;
 	size_t n = 0;
-	int rc = -1, step;
+	int rc = -1, step = SQLITE_DONE;
 
 	if (max > LAB_MAX_LIST)
 		max = LAB_MAX_LIST;
 	if (!(v = calloc(max ? max : 1, sizeof(*v))))
 		return -1;
 	pthread_mutex_lock(&st->mu);
-	if (!(q = st->q[Q_TX_LIST]) || sqlite3_bind_int64(q, 1, (sqlite3_int64)max))
+	q = st->q[Q_TX_LIST];
+	if (sqlite3_bind_int64(q, 1, (sqlite3_int64)max)) {
+		stmt_done(q);
 		goto unlock;
+	}
 	while (n < max && (step = sqlite3_step(q)) == SQLITE_ROW)
 		read_summary(q, &v[n++]);
+	stmt_done(q);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		goto unlock;
+	for (size_t i = 0; i < n; i++)
+		if (read_tx_session(st, &v[i]))
+			goto unlock;
 	rc = 0;
 unlock:
-	stmt_done(q);
 	pthread_mutex_unlock(&st->mu);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		cb(arg, &v[i]);
@@ -2411,6 +2456,8 @@ int store_trace_get(struct store *st, const char *txid, struct lab_tx_summary *o
 		}
 	}
 	stmt_done(q);
+	if (rc == 1 && read_tx_session(st, out))
+		rc = -1;
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }

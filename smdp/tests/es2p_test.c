@@ -289,7 +289,7 @@ static void test_lifecycle(void)
 		check(0, "environment");
 		return;
 	}
-	check(cli_is(e.db, "SELECT version FROM schema_version", "5"), "schema migrated to 5 (orders in 2, the lab in 3, trace bodies in 4, fewer indexes in 5)");
+	check(cli_is(e.db, "SELECT version FROM schema_version", "6"), "schema migrated to 6 (orders in 2, the lab in 3, trace bodies in 4, fewer indexes in 5, the list index in 6)");
 	check(cli_is(e.db, "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE "
 		     "type='table' AND name IN ('profiles','orders','op_notifications') ORDER BY name)",
 		     "op_notifications,orders,profiles"), "inventory, orders and queue tables exist");

@@ -583,7 +583,7 @@ static void test_store(void)
 	snprintf(db, sizeof(db), "%s/t.db", dir);
 	st = store_open(db, err, sizeof(err));
 	ls = st;
-	check(ls && store_schema_version(ls) == 5, "lab tables created with the store's schema (version 5)");
+	check(ls && store_schema_version(ls) == 6, "lab tables created with the store's schema (version 6)");
 	if (!ls)
 		goto out;
 	memset(&r, 0, sizeof(r));

@@ -1,5 +1,6 @@
 /* store_test.c - tests for store.c on temporary database files, cross-checked with the sqlite3 CLI. */
 #include "../smdp.h"
+#include "../lab.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXPECTED_SCHEMA_VERSION 5
+#define EXPECTED_SCHEMA_VERSION 6
 #define N_THREADS 8
 #define PER_THREAD 200
 #define CLI_OUT 4096
@@ -508,7 +509,8 @@ static void test_lab_seam(struct tally *t, const char *dir)
 /* Schema 5 rebuilds history and notifications without AUTOINCREMENT and
  * drops indexes no query uses: a schema-4 file keeps its rows and ids, and
  * the next id follows the largest. The sqlite3 CLI turns a fresh file back
- * into the version-4 shape (AUTOINCREMENT tables, the old indexes). */
+ * into the version-4 shape (AUTOINCREMENT tables, the old indexes); schema
+ * 6 then swaps the transactions' index on updated for one on started. */
 static void test_v5_rebuild(struct tally *t, const char *dir)
 {
 	static const uint8_t tx[3] = { 0x0a, 0x0b, 0x0c };
@@ -531,7 +533,9 @@ static void test_v5_rebuild(struct tally *t, const char *dir)
 			      "DROP INDEX sessions_expires; "
 			      "CREATE INDEX sessions_expires ON sessions(expires, state); "
 			      "CREATE INDEX sessions_eid ON sessions(eid); "
-			      "CREATE INDEX lab_trace_events_time ON lab_trace_events(time_us)", "");
+			      "CREATE INDEX lab_trace_events_time ON lab_trace_events(time_us); "
+			      "DROP INDEX lab_transactions_started; "
+			      "CREATE INDEX lab_transactions_updated ON lab_transactions(updated)", "");
 	check(t, made, "sqlite3 CLI builds a schema-4 file with history rows 7 and 9");
 	st = store_open(path, err, sizeof(err));
 	check(t, st && store_schema_version(st) == EXPECTED_SCHEMA_VERSION,
@@ -547,11 +551,121 @@ static void test_v5_rebuild(struct tally *t, const char *dir)
 	      cli_is(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
 		     "WHERE type = 'index' AND name IN ('history_eid', 'sessions_eid', "
 		     "'notifications_eid', 'notifications_txid', 'lab_trace_events_time', "
-		     "'history_txid', 'sessions_expires') ORDER BY name)",
-		     "history_txid,sessions_expires") &&
+		     "'history_txid', 'sessions_expires', 'lab_transactions_updated', "
+		     "'lab_transactions_started') ORDER BY name)",
+		     "history_txid,lab_transactions_started,sessions_expires") &&
 	      cli_is(path, "SELECT sql FROM sqlite_master WHERE name = 'sessions_expires'",
 		     "CREATE INDEX sessions_expires ON sessions(expires)"),
-	      "no AUTOINCREMENT left; unused indexes gone; the expiry index without the state");
+	      "no AUTOINCREMENT left; unused indexes gone; the expiry index without the state; "
+	      "transactions indexed by started, not updated");
+}
+
+/* The lab's transaction list (console, smdp-lab sessions): newest first,
+ * each row with the session its key names. Keys: 900 upper-case hex txids
+ * with a session, 300 without one, a lower-case key of a stored session
+ * (which names none: keys are written upper case) and "none-..." keys. */
+struct list_seen {
+	int n, order_ok, rows_ok;
+	int64_t last;
+};
+
+static int list_expect(int i, int *state)
+{
+	*state = i % 3;                 /* SESSION_* values 0..2 */
+	return i < 900;
+}
+
+static void list_row(void *arg, const struct lab_tx_summary *s)
+{
+	struct list_seen *a = arg;
+	int i = -1, state;
+
+	if (a->n && s->started_us >= a->last)
+		a->order_ok = 0;
+	a->last = s->started_us;
+	a->n++;
+	i = (int)(s->started_us - 1000000);
+	if (i >= 0 && i < 1200) {
+		int has = list_expect(i, &state);
+		if (s->has_session != has ||
+		    (has && (s->state != state || s->close_reason != i % 7 ||
+			     s->expires != 5000 + i)))
+			a->rows_ok = 0;
+	} else if (s->has_session) {    /* the lower-case and "none-" keys */
+		a->rows_ok = 0;
+	}
+}
+
+static void test_trace_list(struct tally *t, const char *dir)
+{
+	char path[512], err[256], plan[CLI_OUT];
+	struct lab_tx_summary sum, got;
+	struct list_seen seen = { 0, 1, 1, 0 };
+	struct lab_event ev;
+	struct session s;
+	struct store *st;
+	int ok = 1, state;
+
+	snprintf(path, sizeof(path), "%s/list.db", dir);
+	st = store_open(path, err, sizeof(err));
+	check(t, st != NULL, "store for the transaction list %s", st ? "" : err);
+	if (!st)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	str_copy(ev.kind, sizeof(ev.kind), "request");
+	ev.detail = "{}";
+	for (int i = 0; i < 1200 && ok; i++) {
+		uint8_t txid[16] = { 0x5a, 0x10 };
+
+		txid[14] = (uint8_t)(i >> 8);
+		txid[15] = (uint8_t)i;
+		if (list_expect(i, &state)) {
+			memset(&s, 0, sizeof(s));
+			memcpy(s.txid, txid, sizeof(txid));
+			s.txid_len = sizeof(txid);
+			s.state = (enum session_state)state;
+			s.close_reason = i % 7;
+			s.created = 1000;
+			s.expires = 5000 + i;
+			ok = store_session_insert(st, &s) == 0;
+		}
+		memset(&sum, 0, sizeof(sum));
+		hex_encode(txid, sizeof(txid), sum.txid, sizeof(sum.txid));
+		sum.started_us = sum.updated_us = 1000000 + i;
+		sum.calls = 1;
+		str_copy(ev.txid, sizeof(ev.txid), sum.txid);
+		ok = ok && store_trace_add(st, &ev, 1, &sum) == 0;
+	}
+	/* newer than all of the above: a lower-case key of session 0 and
+	 * keys that are no txid */
+	memset(&sum, 0, sizeof(sum));
+	str_copy(sum.txid, sizeof(sum.txid), "5a100000000000000000000000000000");
+	sum.started_us = sum.updated_us = 3000000;
+	ok = ok && store_trace_add(st, &ev, 0, &sum) == 0;
+	str_copy(sum.txid, sizeof(sum.txid), "none-3000001");
+	sum.started_us = sum.updated_us = 3000001;
+	ok = ok && store_trace_add(st, &ev, 0, &sum) == 0;
+	check(t, ok, "900 sessions and 1,202 traced transactions stored");
+	ok = store_trace_list(st, LAB_MAX_LIST, list_row, &seen) == 0;
+	check(t, ok && seen.n == LAB_MAX_LIST && seen.order_ok && seen.rows_ok,
+	      "list: %d rows (want %d), newest first, each with its own session or none",
+	      seen.n, LAB_MAX_LIST);
+	check(t, store_trace_get(st, "5A10000000000000000000000000012C", &got) == 1 &&
+	      got.has_session && got.state == 300 % 3 && got.close_reason == 300 % 7 &&
+	      got.expires == 5300 && got.started_us == 1000300,
+	      "get: transaction 300 with its session");
+	check(t, store_trace_get(st, "5A1000000000000000000000000003E8", &got) == 1 &&
+	      !got.has_session && got.started_us == 1001000,
+	      "get: transaction 1000 has no session");
+	check(t, store_trace_get(st, "5a100000000000000000000000000000", &got) == 1 &&
+	      !got.has_session, "get: a lower-case key names no session");
+	store_close(st);
+	/* the list's shape reads the index backwards: no sort of the table */
+	check(t, cli(path, "EXPLAIN QUERY PLAN SELECT txid FROM lab_transactions "
+		     "ORDER BY started DESC LIMIT 5", plan, sizeof(plan)) == 0 &&
+	      strstr(plan, "USING INDEX lab_transactions_started") &&
+	      !strstr(plan, "TEMP B-TREE"),
+	      "sqlite3 CLI: newest first through lab_transactions_started (%s)", plan);
 }
 
 static void test_open_errors(struct tally *t, const char *dir)
@@ -942,6 +1056,7 @@ int main(void)
 	test_open_errors(&t, dir);
 	test_lab_seam(&t, dir);
 	test_v5_rebuild(&t, dir);
+	test_trace_list(&t, dir);
 	test_es9_write(&t, dir);
 	test_concurrency(&t, dir);
 out:
