@@ -233,6 +233,12 @@ check "bench: results.json holds the runs, new devices, in flight and floors bes
 		json_extract(j, '\$.floor_beside_ms[0].new_devices') + 2 * json_extract(j, '\$.floor_beside_ms[1].new_devices'),
 		json_extract(j, '\$.floor_beside_ms[0].before') > 0 AND json_extract(j, '\$.floor_beside_ms[1].after') > 0")" \
 		= "1|1|0|1|0|1|2|2|1"
+# the transaction list after the in-flight run: one traced transaction per
+# initiateAuthentication (200, and one warm-up call on each of the 8
+# connections), all written by the time the server stopped
+check "bench: the lab's transaction list over the in-flight database lists its 208 transactions" \
+	test "$(jq_sql "json_array_length(j, '\$.lab_list'), json_extract(j, '\$.lab_list[0].rows'),
+		json_extract(j, '\$.lab_list[0].ms') >= 0")" = "1|208|1"
 check "bench: the plot is written" bash -c "head -c 8 $tmp/sb/bench.png | grep -q PNG"
 # scaling rows: server on 1, 2, 4 ... of this script's CPUs while one is left
 # for the client; each row pinned as it says (taskset's view of the server),
