@@ -2379,14 +2379,13 @@ static void read_summary(sqlite3_stmt *q, struct lab_tx_summary *s)
 static int read_tx_session(struct store *st, struct lab_tx_summary *s)
 {
 	uint8_t bin[LAB_TXID_TEXT / 2];
-	char back[LAB_TXID_TEXT];
+	size_t len = strlen(s->txid);
 	sqlite3_stmt *q;
 	int n, step, rc = -1;
 
 	s->has_session = 0;
-	n = hex_decode(s->txid, bin, sizeof(bin));
-	if (n <= 0 || hex_encode(bin, (size_t)n, back, sizeof(back)) != n * 2 ||
-	    strcmp(back, s->txid) != 0)
+	if (strspn(s->txid, "0123456789ABCDEF") != len ||
+	    (n = hex_decode(s->txid, bin, sizeof(bin))) <= 0)
 		return 0;
 	q = st->q[Q_TX_SESSION];
 	if (sqlite3_bind_blob(q, 1, bin, n, SQLITE_STATIC) != SQLITE_OK)
