@@ -578,14 +578,15 @@ static int list_expect(int i, int *state)
 static void list_row(void *arg, const struct lab_tx_summary *s)
 {
 	struct list_seen *a = arg;
-	int i = -1, state;
+	int64_t k = s->started_us - 1000000;   /* the index the row was stored with */
+	int state;
 
 	if (a->n && s->started_us >= a->last)
 		a->order_ok = 0;
 	a->last = s->started_us;
 	a->n++;
-	i = (int)(s->started_us - 1000000);
-	if (i >= 0 && i < 1200) {
+	if (k >= 0 && k < 1200) {
+		int i = (int)k;
 		int has = list_expect(i, &state);
 		if (s->has_session != has ||
 		    (has && (s->state != state || s->close_reason != i % 7 ||
